@@ -1,0 +1,1 @@
+"""The AWS wire protocols: parse, authenticate, validate, route, serialize, map errors."""

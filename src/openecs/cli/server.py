@@ -1,0 +1,89 @@
+"""`openecs server`: the control plane on one port."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from openecs.api.app import ApiGateway, create_app
+from openecs.api.auth import Authenticator
+from openecs.api.registry import build_services
+from openecs.cli.credentials import load_or_create_credentials
+from openecs.platform.clock import SystemClock
+from openecs.platform.config import ServerConfig, env_default
+from openecs.platform.logging import configure_logging
+from openecs.usecases.backend import Backend
+
+__all__ = ["add_server_arguments", "build_gateway", "config_from_args", "run_server"]
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=env_default("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env_default("PORT", "4580")))
+    parser.add_argument("--data-dir", default=env_default("DATA_DIR", ".openecs"))
+    parser.add_argument(
+        "--database-url",
+        default=env_default("DATABASE_URL", ""),
+        help="SQLAlchemy URL; default SQLite in the data dir; postgresql+psycopg://... works",
+    )
+    parser.add_argument("--account-id", default=env_default("ACCOUNT_ID", "000000000000"))
+    parser.add_argument("--region", default=env_default("REGION", "us-east-1"))
+    parser.add_argument(
+        "--clock-skew", type=int, default=int(env_default("CLOCK_SKEW_SECONDS", "300"))
+    )
+    parser.add_argument("--log-level", default=env_default("LOG_LEVEL", "INFO"))
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir),
+        database_url=args.database_url,
+        account_id=args.account_id,
+        default_region=args.region,
+        clock_skew_seconds=args.clock_skew,
+        log_level=args.log_level,
+    )
+
+
+def build_gateway(config: ServerConfig) -> tuple[ApiGateway, Backend]:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    creds, created = load_or_create_credentials(config.data_dir, config.account_id)
+    backend = Backend.open(config.effective_database_url, SystemClock())
+    auth = Authenticator([creds], backend.clock, config.clock_skew_seconds)
+    gateway = ApiGateway(backend, auth, build_services())
+    endpoint = f"http://{config.host}:{config.port}"
+    where = "generated and kept in " + str(config.data_dir) if created else "in use"
+    print(
+        f"OpenECS listening on {endpoint} (credentials {where})\n"
+        f"  export AWS_ENDPOINT_URL={endpoint}\n"
+        f"  export AWS_ACCESS_KEY_ID={creds.access_key_id}\n"
+        f"  export AWS_SECRET_ACCESS_KEY={creds.secret_access_key}\n"
+        f"  export AWS_DEFAULT_REGION={config.default_region}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return gateway, backend
+
+
+def run_server(config: ServerConfig) -> int:
+    configure_logging(config.log_level)
+    gateway, backend = build_gateway(config)
+    app = create_app(gateway)
+    try:
+        uvicorn.run(
+            app,
+            host=config.host,
+            port=config.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        backend.close()
+    return 0

@@ -1,0 +1,127 @@
+"""AWS error codes, one class each, with AWS's HTTP status.
+
+    AwsError
+    ├── ClientError (400)          the caller's fault
+    │   ├── ClientException, InvalidParameterException, ...
+    │   ├── *NotFoundException     a named resource does not exist
+    │   └── auth errors            MissingAuthenticationToken, InvalidSignature, ...
+    └── ServerException (500)      our fault, never for bad input
+
+Use cases raise these; the API layer turns them into the wire format of the
+protocol at hand (JSON `__type` or Query XML `<Code>`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AccessDeniedException",
+    "AwsError",
+    "ClientException",
+    "ClusterContainsContainerInstancesException",
+    "ClusterContainsServicesException",
+    "ClusterContainsTasksException",
+    "ClusterNotFoundException",
+    "IncompleteSignatureException",
+    "InvalidParameterException",
+    "InvalidSignatureException",
+    "LimitExceededException",
+    "MissingAuthenticationTokenException",
+    "ResourceInUseException",
+    "ResourceNotFoundException",
+    "SerializationException",
+    "ServerException",
+    "UnknownOperationException",
+    "UnrecognizedClientException",
+    "UnsupportedFeatureException",
+]
+
+
+class AwsError(Exception):
+    code: ClassVar[str] = "ServerException"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ClientError(AwsError):
+    code = "ClientException"
+    status = 400
+
+
+class ServerException(AwsError):
+    code = "ServerException"
+    status = 500
+
+
+class ClientException(ClientError):
+    code = "ClientException"
+
+
+class InvalidParameterException(ClientError):
+    code = "InvalidParameterException"
+
+
+class SerializationException(ClientError):
+    code = "SerializationException"
+
+
+class UnknownOperationException(ClientError):
+    code = "UnknownOperationException"
+
+
+class UnsupportedFeatureException(ClientError):
+    code = "UnsupportedFeatureException"
+
+
+class LimitExceededException(ClientError):
+    code = "LimitExceededException"
+
+
+class ResourceInUseException(ClientError):
+    code = "ResourceInUseException"
+
+
+class ResourceNotFoundException(ClientError):
+    code = "ResourceNotFoundException"
+
+
+class AccessDeniedException(ClientError):
+    code = "AccessDeniedException"
+
+
+class ClusterNotFoundException(ClientError):
+    code = "ClusterNotFoundException"
+
+
+class ClusterContainsServicesException(ClientError):
+    code = "ClusterContainsServicesException"
+
+
+class ClusterContainsTasksException(ClientError):
+    code = "ClusterContainsTasksException"
+
+
+class ClusterContainsContainerInstancesException(ClientError):
+    code = "ClusterContainsContainerInstancesException"
+
+
+class MissingAuthenticationTokenException(ClientError):
+    code = "MissingAuthenticationTokenException"
+    status = 403
+
+
+class UnrecognizedClientException(ClientError):
+    code = "UnrecognizedClientException"
+
+
+class InvalidSignatureException(ClientError):
+    code = "InvalidSignatureException"
+    status = 403
+
+
+class IncompleteSignatureException(ClientError):
+    code = "IncompleteSignatureException"

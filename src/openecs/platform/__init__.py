@@ -1,0 +1,1 @@
+"""Platform services every layer may use: clock, ids, configuration, logging."""

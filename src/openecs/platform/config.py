@@ -1,0 +1,31 @@
+"""Process configuration: flags first, then OPENECS_* environment variables, then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ServerConfig", "env_default"]
+
+
+def env_default(name: str, default: str) -> str:
+    return os.environ.get(f"OPENECS_{name}", default)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 4580
+    data_dir: Path = field(default_factory=lambda: Path(".openecs"))
+    database_url: str = ""
+    account_id: str = "000000000000"
+    default_region: str = "us-east-1"
+    clock_skew_seconds: int = 300
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'openecs.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Durable state: SQLAlchemy tables, repositories, migrations (SQLite or PostgreSQL)."""

@@ -1,0 +1,174 @@
+"""The relational schema. Nested ECS documents live in JSON text columns; the
+columns beside them are the ones queries filter, sort or lock on."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "account_settings",
+    "attributes",
+    "clusters",
+    "container_instances",
+    "idempotency_tokens",
+    "metadata",
+    "services",
+    "tags",
+    "task_definition_families",
+    "task_definitions",
+    "tasks",
+]
+
+metadata = MetaData()
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("doc", Text, nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_clusters_name"),
+)
+
+task_definition_families = Table(
+    "task_definition_families",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("family", String(255), primary_key=True),
+    Column("last_revision", Integer, nullable=False),
+)
+
+task_definitions = Table(
+    "task_definitions",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("family", String(255), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("arn", String(2048), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("registered_at", Float, nullable=False),
+    Column("deregistered_at", Float, nullable=True),
+    Column("doc", Text, nullable=False),
+    Index("ix_task_definitions_status", "account_id", "region", "status", "family", "revision"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("resource_arn", String(2048), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+account_settings = Table(
+    "account_settings",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    # '' for the account default, else the IAM principal ARN the setting is for.
+    Column("principal_arn", String(2048), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+    Column("type", String(32), nullable=False),
+)
+
+attributes = Table(
+    "attributes",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("cluster", String(255), primary_key=True),
+    Column("target_id", String(2048), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("value", String(128), nullable=True),
+    Column("target_type", String(64), nullable=False),
+)
+
+idempotency_tokens = Table(
+    "idempotency_tokens",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("operation", String(64), primary_key=True),
+    Column("token", String(64), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+container_instances = Table(
+    "container_instances",
+    metadata,
+    Column("instance_id", String(64), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("cluster", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("ec2_instance_id", String(64), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("agent_connected", Boolean, nullable=False),
+    Column("last_heartbeat", Float, nullable=True),
+    Column("registered_at", Float, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("doc", Text, nullable=False),
+    Index("ix_container_instances_cluster", "account_id", "region", "cluster", "status"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("task_id", String(64), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("cluster", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("task_definition_arn", String(2048), nullable=False),
+    Column("family", String(255), nullable=False),
+    Column("group_name", String(255), nullable=True),
+    Column("started_by", String(128), nullable=True),
+    Column("launch_type", String(32), nullable=True),
+    Column("container_instance_id", String(64), nullable=True),
+    Column("last_status", String(32), nullable=False),
+    Column("desired_status", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("stopped_at", Float, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("doc", Text, nullable=False),
+    Index("ix_tasks_cluster_status", "account_id", "region", "cluster", "desired_status"),
+    Index("ix_tasks_instance", "container_instance_id", "desired_status"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("cluster", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("doc", Text, nullable=False),
+    Index("ix_services_cluster", "account_id", "region", "cluster", "status"),
+)
