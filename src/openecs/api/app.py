@@ -76,8 +76,8 @@ class ApiGateway:
             return err.status, {"__type": err.code, "message": err.message}, operation
         except Exception:
             log.exception("request failed", extra={"operation": operation, "requestId": request_id})
-            err = ServerException(f"An internal error occurred. Request id: {request_id}")
-            return err.status, {"__type": err.code, "message": err.message}, operation
+            fault = ServerException(f"An internal error occurred. Request id: {request_id}")
+            return fault.status, {"__type": fault.code, "message": fault.message}, operation
 
 
 def create_app(gateway: ApiGateway) -> Starlette:

@@ -187,7 +187,8 @@ def _compile_string(shape: Shape) -> Checker:
     def check(value: Any, path: str, problems: list[str]) -> Any:
         if not isinstance(value, str):
             raise SerializationException(
-                f"Unexpected value type for '{path}': expected a string but got {_json_type(value)}."
+                f"Unexpected value type for '{path}': "
+                f"expected a string but got {_json_type(value)}."
             )
         _check_length(len(value), low, high, value, path, problems)
         if enum is not None and value not in enum_set:

@@ -1,0 +1,43 @@
+# OpenECS: one entry point for newcomers, developers and CI.
+#   make up     start OpenECS (server, local capacity, load balancer)
+#   make test   lint + the whole test suite (installs what it needs)
+#   make lint   ruff, mypy, import-linter
+#   make bench  the benchmarks under bench/
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: venv up test lint bench system-deps clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+system-deps:
+	@scripts/system-deps.sh
+
+up: venv
+	@scripts/ensure-docker.sh || true
+	$(BIN)/openecs server --data-dir .openecs
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: venv system-deps lint
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: venv system-deps
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .openecs

@@ -1,0 +1,1 @@
+"""Test support: real server processes, AWS clients, local PostgreSQL."""
