@@ -82,5 +82,6 @@ def _decode(body: bytes) -> Any:
         return {}
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the decoder's stack allows.
         raise SerializationException("Could not parse the request body as JSON.") from None
