@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,9 @@ from openecs.domain.errors import (
 __all__ = ["Credentials", "SignedRequest", "verify"]
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
+# Region names go into ARNs and key columns: AWS's shape (us-east-1, us-gov-west-1), bounded.
+_REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+_REGION_MAX = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,10 @@ def verify(
             f"Credential should be scoped to a valid region, not '{credential}'. "
         )
     access_key, date, region, service, _ = scope_parts
+    if len(region) > _REGION_MAX or not _REGION.fullmatch(region):
+        raise IncompleteSignatureException(
+            f"Credential should be scoped to a valid region, not '{region}'. "
+        )
     creds = lookup.get(access_key)
     if creds is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
@@ -114,7 +122,9 @@ def verify(
     names = signed_headers.split(";")
     if "host" not in names:
         raise InvalidSignatureException("'Host' must be a signed header.")
-    payload_hash = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    # Always the hash of the body received: trusting a client's X-Amz-Content-SHA256
+    # would let a body be swapped under a signature made for another one.
+    payload_hash = hashlib.sha256(body).hexdigest()
     canonical = "\n".join(
         (
             method,
