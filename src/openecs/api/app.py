@@ -12,13 +12,15 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from openecs.api.auth import Authenticator
 from openecs.api.context import RequestContext
@@ -80,7 +82,11 @@ class ApiGateway:
             return fault.status, {"__type": fault.code, "message": fault.message}, operation
 
 
-def create_app(gateway: ApiGateway) -> Starlette:
+def create_app(
+    gateway: ApiGateway,
+    extra_routes: Sequence[BaseRoute] = (),
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+) -> Starlette:
     async def aws_api(request: Request) -> Response:
         started = time.perf_counter()
         body = await request.body()
@@ -123,5 +129,7 @@ def create_app(gateway: ApiGateway) -> Starlette:
         routes=[
             Route("/", aws_api, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+            *extra_routes,
+        ],
+        lifespan=lifespan,
     )

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
+from openecs.api.agent_endpoints import agent_routes
 from openecs.api.app import ApiGateway, create_app
 from openecs.api.auth import Authenticator
 from openecs.api.registry import build_services
 from openecs.cli.credentials import load_or_create_credentials
+from openecs.controllers.housekeeping import housekeeping_steps
+from openecs.controllers.loop import ControllerLoop
 from openecs.platform.clock import SystemClock
 from openecs.platform.config import ServerConfig, env_default
 from openecs.platform.logging import configure_logging
 from openecs.usecases.backend import Backend
 
-__all__ = ["add_server_arguments", "build_gateway", "config_from_args", "run_server"]
+__all__ = ["add_server_arguments", "build_app", "build_gateway", "config_from_args", "run_server"]
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +41,18 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--clock-skew", type=int, default=int(env_default("CLOCK_SKEW_SECONDS", "300"))
     )
     parser.add_argument("--log-level", default=env_default("LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--agent-timeout",
+        type=float,
+        default=float(env_default("AGENT_TIMEOUT_SECONDS", "45")),
+        help="seconds without a heartbeat before an agent is shown disconnected",
+    )
+    parser.add_argument(
+        "--task-retention",
+        type=float,
+        default=float(env_default("TASK_RETENTION_SECONDS", "3600")),
+        help="seconds a stopped task stays describable",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -47,10 +65,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         default_region=args.region,
         clock_skew_seconds=args.clock_skew,
         log_level=args.log_level,
+        agent_timeout_seconds=args.agent_timeout,
+        task_retention_seconds=args.task_retention,
     )
 
 
-def build_gateway(config: ServerConfig) -> tuple[ApiGateway, Backend]:
+def build_gateway(config: ServerConfig) -> tuple[ApiGateway, Backend, Authenticator]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     creds, created = load_or_create_credentials(config.data_dir, config.account_id)
     backend = Backend.open(config.effective_database_url, SystemClock())
@@ -67,13 +87,34 @@ def build_gateway(config: ServerConfig) -> tuple[ApiGateway, Backend]:
         file=sys.stderr,
         flush=True,
     )
-    return gateway, backend
+    return gateway, backend, auth
+
+
+def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
+    """The whole server: APIs, agent channel, controllers (started with the app)."""
+    gateway, backend, auth = build_gateway(config)
+    loop = ControllerLoop(
+        housekeeping_steps(
+            backend,
+            agent_timeout=config.agent_timeout_seconds,
+            task_retention=config.task_retention_seconds,
+        )
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loop.start()
+        try:
+            yield
+        finally:
+            await loop.stop()
+
+    return create_app(gateway, agent_routes(backend, auth), lifespan), backend
 
 
 def run_server(config: ServerConfig) -> int:
     configure_logging(config.log_level)
-    gateway, backend = build_gateway(config)
-    app = create_app(gateway)
+    app, backend = build_app(config)
     try:
         uvicorn.run(
             app,
@@ -81,7 +122,7 @@ def run_server(config: ServerConfig) -> int:
             port=config.port,
             log_config=None,
             access_log=False,
-            lifespan="off",
+            lifespan="on",
             timeout_graceful_shutdown=5,
         )
     finally:

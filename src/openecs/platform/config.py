@@ -23,6 +23,10 @@ class ServerConfig:
     default_region: str = "us-east-1"
     clock_skew_seconds: int = 300
     log_level: str = "INFO"
+    # An agent silent this long is shown agentConnected=false and gets no tasks.
+    agent_timeout_seconds: float = 45.0
+    # Stopped tasks stay describable this long (ECS: at least one hour).
+    task_retention_seconds: float = 3600.0
 
     @property
     def effective_database_url(self) -> str:

@@ -130,6 +130,7 @@ container_instances = Table(
     Column("registered_at", Float, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Column("doc", Text, nullable=False),
+    Column("kind", String(16), nullable=False, server_default="EC2"),
     Index("ix_container_instances_cluster", "account_id", "region", "cluster", "status"),
 )
 
@@ -153,6 +154,11 @@ tasks = Table(
     Column("stopped_at", Float, nullable=True),
     Column("version", Integer, nullable=False, default=1),
     Column("doc", Text, nullable=False),
+    # What the task holds on its instance until it stops (see domain.resources).
+    Column("reserved_cpu", Integer, nullable=False, server_default="0"),
+    Column("reserved_memory", Integer, nullable=False, server_default="0"),
+    Column("reserved_ports", Text, nullable=False, server_default=""),
+    Column("client_token", String(64), nullable=True),
     Index("ix_tasks_cluster_status", "account_id", "region", "cluster", "desired_status"),
     Index("ix_tasks_instance", "container_instance_id", "desired_status"),
 )

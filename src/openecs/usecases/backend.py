@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from openecs.domain.errors import ServerException
 from openecs.platform.clock import Clock, SystemClock
+from openecs.platform.signals import Signals
 from openecs.store.database import Database
 from openecs.store.errors import ConcurrentUpdateError
 from openecs.store.migrate import upgrade
@@ -27,6 +28,8 @@ _RETRIES = 8
 class Backend:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
+    # Wakes agents' long polls when their desired tasks change.
+    instance_signals: Signals = field(default_factory=Signals)
 
     @classmethod
     def open(cls, database_url: str, clock: Clock | None = None) -> Backend:

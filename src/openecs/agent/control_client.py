@@ -1,0 +1,65 @@
+"""The agent's side of the agent channel: signed calls to the control plane."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+__all__ = ["ControlPlaneClient", "ControlPlaneError"]
+
+
+class ControlPlaneError(Exception):
+    """The control plane refused a call (4xx) — retrying the same call will not help."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Signer:
+    credentials: Credentials
+    region: str
+
+    def headers(self, url: str, body: bytes) -> dict[str, str]:
+        request = AWSRequest(
+            method="POST", url=url, data=body, headers={"Content-Type": "application/json"}
+        )
+        SigV4Auth(self.credentials, "ecs", self.region).add_auth(request)
+        return dict(request.headers.items())
+
+
+class ControlPlaneClient:
+    def __init__(
+        self, endpoint: str, access_key: str, secret_key: str, region: str, *, timeout: float = 40.0
+    ) -> None:
+        parts = urlsplit(endpoint)
+        self.endpoint = f"{parts.scheme}://{parts.netloc}"
+        self._signer = _Signer(Credentials(access_key, secret_key), region)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            limits=httpx.Limits(max_keepalive_connections=4),
+        )
+
+    async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        url = self.endpoint + path
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        response = await self._http.post(url, content=body, headers=self._signer.headers(url, body))
+        data: dict[str, Any] = response.json() if response.content else {}
+        if 400 <= response.status_code < 500:
+            raise ControlPlaneError(
+                str(data.get("__type", "ClientError")), str(data.get("message"))
+            )
+        response.raise_for_status()
+        return data
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,171 @@
+"""The agent channel: how `openecs agent` registers, learns its desired tasks and
+reports what Docker did. Private to OpenECS, SigV4-signed like the public APIs.
+
+    POST /agent/v1/register  → the container instance (new, or the agent's old one)
+    POST /agent/v1/poll      → the instance's desired tasks; a long poll that
+                               returns at once when they change (push, not poll)
+    POST /agent/v1/report    → task and container state changes, batched
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from openecs.api.auth import Authenticator
+from openecs.domain.container_instance import CapacityKind
+from openecs.domain.errors import AwsError, InvalidParameterException, SerializationException
+from openecs.domain.resources import Capacity
+from openecs.domain.scope import Scope
+from openecs.domain.task import Task
+from openecs.usecases import agent_channel, container_instances
+from openecs.usecases.backend import Backend
+from openecs.usecases.container_instances import Registration
+
+__all__ = ["agent_routes"]
+
+log = logging.getLogger("openecs.agent_channel")
+
+_MAX_WAIT = 25.0
+
+
+def _present_task(task: Task, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "taskArn": task.arn,
+        "taskId": task.task_id,
+        "cluster": task.cluster,
+        "family": task.family,
+        "taskDefinitionArn": task.task_definition_arn,
+        "taskDefinition": body,
+        "desiredStatus": task.desired_status,
+        "lastStatus": task.last_status,
+        "launchType": task.launch_type,
+        "networkMode": task.network_mode,
+        "cpu": task.cpu,
+        "memory": task.memory,
+        "overrides": task.overrides,
+        "containers": [{"name": c.name, "containerArn": c.container_arn} for c in task.containers],
+        "createdAt": task.created_at,
+        "availabilityZone": task.availability_zone,
+        "stopCode": task.stop_code,
+        "stoppedReason": task.stopped_reason,
+    }
+
+
+def agent_routes(backend: Backend, authenticator: Authenticator) -> list[Route]:
+    async def authenticated(request: Request) -> tuple[Scope, dict[str, Any]]:
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        scope, _ = authenticator.authenticate(
+            "POST", request.url.path, request.url.query, headers, body
+        )
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            raise SerializationException("Could not parse the request body as JSON.") from None
+        if not isinstance(payload, dict):
+            raise SerializationException("The request body must be a JSON object.")
+        return scope, payload
+
+    def error(err: AwsError) -> Response:
+        return JSONResponse({"__type": err.code, "message": err.message}, status_code=err.status)
+
+    async def register(request: Request) -> Response:
+        try:
+            scope, p = await authenticated(request)
+            kind = str(p.get("capacity", "EC2")).upper()
+            if kind not in (CapacityKind.EC2, CapacityKind.FARGATE):
+                raise InvalidParameterException("capacity must be EC2 or FARGATE.")
+            reg = Registration(
+                ec2_instance_id=str(p["instanceId"]),
+                capacity=Capacity.from_api(p.get("totalResources") or []),
+                kind=kind,
+                host_address=str(p.get("hostAddress") or "127.0.0.1"),
+                availability_zone=p.get("availabilityZone"),
+                instance_type=p.get("instanceType"),
+                attributes=list(p.get("attributes") or []),
+                version_info=dict(p.get("versionInfo") or {}),
+            )
+            view = await run_in_threadpool(
+                container_instances.register_container_instance,
+                backend,
+                scope,
+                p.get("cluster"),
+                reg,
+                existing_ref=p.get("containerInstanceArn"),
+            )
+        except AwsError as err:
+            return error(err)
+        except (KeyError, TypeError, ValueError) as exc:
+            return error(InvalidParameterException(f"Invalid registration: {exc}"))
+        inst = view.instance
+        return JSONResponse(
+            {
+                "containerInstanceArn": inst.arn,
+                "instanceId": inst.instance_id,
+                "status": inst.status,
+            }
+        )
+
+    async def poll(request: Request) -> Response:
+        try:
+            scope, p = await authenticated(request)
+            instance_id = str(p.get("instanceId", ""))
+            known = p.get("digest")
+            wait = min(float(p.get("wait", _MAX_WAIT)), _MAX_WAIT)
+            await run_in_threadpool(
+                container_instances.record_heartbeat, backend, scope, instance_id
+            )
+            deadline = time.monotonic() + wait
+            while True:
+                with backend.instance_signals.listen(instance_id) as changed:
+                    state = await run_in_threadpool(
+                        agent_channel.desired_state, backend, scope, instance_id
+                    )
+                    remaining = deadline - time.monotonic()
+                    if state.digest != known or remaining <= 0:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), remaining)
+        except AwsError as err:
+            return error(err)
+        except (TypeError, ValueError) as exc:
+            return error(InvalidParameterException(f"Invalid poll: {exc}"))
+        return JSONResponse(
+            {
+                "digest": state.digest,
+                "instanceStatus": state.instance.status,
+                "tasks": [
+                    _present_task(t, state.task_definitions.get(t.task_definition_arn, {}))
+                    for t in state.tasks
+                ],
+            }
+        )
+
+    async def report(request: Request) -> Response:
+        try:
+            scope, p = await authenticated(request)
+            reports = p.get("tasks") or []
+            if not isinstance(reports, list) or not all(isinstance(r, dict) for r in reports):
+                raise InvalidParameterException("tasks must be a list of task reports.")
+            changed = await run_in_threadpool(
+                agent_channel.apply_reports, backend, scope, str(p.get("instanceId", "")), reports
+            )
+        except AwsError as err:
+            return error(err)
+        return JSONResponse({"changed": changed})
+
+    return [
+        Route("/agent/v1/register", register, methods=["POST"]),
+        Route("/agent/v1/poll", poll, methods=["POST"]),
+        Route("/agent/v1/report", report, methods=["POST"]),
+    ]

@@ -1,0 +1,156 @@
+"""Container instance rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from openecs.domain.container_instance import ContainerInstance
+from openecs.domain.resources import Capacity
+from openecs.domain.scope import Scope
+from openecs.store.errors import ConcurrentUpdateError
+from openecs.store.tables import container_instances as ci
+
+__all__ = ["get", "get_by_ec2_id", "get_many", "insert_instance", "list_instances", "save"]
+
+
+def _doc(inst: ContainerInstance) -> str:
+    doc = asdict(inst)
+    doc["capacity"] = {
+        "cpu": inst.capacity.cpu,
+        "memory": inst.capacity.memory,
+        "tcp": sorted(inst.capacity.reserved_tcp),
+        "udp": sorted(inst.capacity.reserved_udp),
+        "gpus": inst.capacity.gpus,
+    }
+    del doc["row_version"]
+    return json.dumps(doc)
+
+
+def _from_row(row: Any) -> ContainerInstance:
+    doc = json.loads(row.doc)
+    cap = doc.pop("capacity")
+    doc["capacity"] = Capacity(
+        cap["cpu"], cap["memory"], frozenset(cap["tcp"]), frozenset(cap["udp"]), cap.get("gpus", 0)
+    )
+    return ContainerInstance(**doc, row_version=row.version)
+
+
+def _values(inst: ContainerInstance) -> dict[str, Any]:
+    return {
+        "account_id": inst.account_id,
+        "region": inst.region,
+        "cluster": inst.cluster,
+        "arn": inst.arn,
+        "ec2_instance_id": inst.ec2_instance_id,
+        "status": inst.status,
+        "agent_connected": inst.agent_connected,
+        "last_heartbeat": inst.last_heartbeat,
+        "registered_at": inst.registered_at,
+        "doc": _doc(inst),
+        "kind": inst.kind,
+    }
+
+
+def insert_instance(conn: Connection, inst: ContainerInstance) -> None:
+    conn.execute(
+        insert(ci).values(instance_id=inst.instance_id, version=inst.row_version, **_values(inst))
+    )
+
+
+def save(conn: Connection, inst: ContainerInstance) -> None:
+    result = conn.execute(
+        update(ci)
+        .where(ci.c.instance_id == inst.instance_id, ci.c.version == inst.row_version)
+        .values(version=inst.row_version + 1, **_values(inst))
+    )
+    if result.rowcount != 1:
+        raise ConcurrentUpdateError(inst.arn)
+    inst.row_version += 1
+
+
+def get(conn: Connection, scope: Scope, instance_id: str) -> ContainerInstance | None:
+    row = conn.execute(
+        select(ci.c.doc, ci.c.version).where(
+            ci.c.instance_id == instance_id,
+            ci.c.account_id == scope.account_id,
+            ci.c.region == scope.region,
+        )
+    ).first()
+    return _from_row(row) if row else None
+
+
+def get_many(
+    conn: Connection, scope: Scope, instance_ids: Iterable[str]
+) -> dict[str, ContainerInstance]:
+    ids = list(instance_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(ci.c.doc, ci.c.version).where(
+            ci.c.instance_id.in_(ids),
+            ci.c.account_id == scope.account_id,
+            ci.c.region == scope.region,
+        )
+    )
+    found = [_from_row(r) for r in rows]
+    return {i.instance_id: i for i in found}
+
+
+def get_by_ec2_id(
+    conn: Connection, scope: Scope, cluster: str, ec2_id: str
+) -> ContainerInstance | None:
+    row = conn.execute(
+        select(ci.c.doc, ci.c.version).where(
+            ci.c.account_id == scope.account_id,
+            ci.c.region == scope.region,
+            ci.c.cluster == cluster,
+            ci.c.ec2_instance_id == ec2_id,
+            ci.c.status != "INACTIVE",
+        )
+    ).first()
+    return _from_row(row) if row else None
+
+
+def list_instances(
+    conn: Connection,
+    scope: Scope,
+    cluster: str,
+    *,
+    statuses: Iterable[str] | None = None,
+    kind: str | None = None,
+) -> list[ContainerInstance]:
+    query = select(ci.c.doc, ci.c.version).where(
+        ci.c.account_id == scope.account_id, ci.c.region == scope.region, ci.c.cluster == cluster
+    )
+    if statuses is not None:
+        query = query.where(ci.c.status.in_(list(statuses)))
+    if kind is not None:
+        query = query.where(ci.c.kind == kind)
+    return [_from_row(r) for r in conn.execute(query.order_by(ci.c.instance_id))]
+
+
+def heartbeat(conn: Connection, instance_id: str, now: float) -> None:
+    """Record an agent's sign of life (no version bump: not a user-visible change)."""
+    conn.execute(update(ci).where(ci.c.instance_id == instance_id).values(last_heartbeat=now))
+
+
+def stale_connected(conn: Connection, cutoff: float) -> list[str]:
+    rows = conn.execute(
+        select(ci.c.instance_id).where(
+            ci.c.agent_connected.is_(True), ci.c.last_heartbeat < cutoff, ci.c.status != "INACTIVE"
+        )
+    )
+    return [r.instance_id for r in rows]
+
+
+def get_any(conn: Connection, instance_id: str) -> ContainerInstance | None:
+    """An instance by id in whatever account (for controllers, which serve all accounts)."""
+    row = conn.execute(
+        select(ci.c.doc, ci.c.version).where(ci.c.instance_id == instance_id)
+    ).first()
+    return _from_row(row) if row else None

@@ -1,0 +1,239 @@
+"""Task rows: the full task document plus the columns lists filter on and
+placement sums (what each task reserves on its instance)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+
+from openecs.domain.resources import Reservation
+from openecs.domain.scope import Scope
+from openecs.domain.task import Task, TaskStatus
+from openecs.store.errors import ConcurrentUpdateError
+from openecs.store.tables import tasks
+
+__all__ = [
+    "ListFilter",
+    "by_client_token",
+    "delete_stopped_before",
+    "get",
+    "get_many",
+    "insert_tasks",
+    "list_arns",
+    "save",
+    "tasks_on_instance",
+    "usage_by_instance",
+]
+
+
+def _ports(res: Reservation) -> str:
+    return ",".join(
+        [f"tcp:{p}" for p in sorted(res.tcp_ports)] + [f"udp:{p}" for p in sorted(res.udp_ports)]
+    )
+
+
+def _row(task: Task) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "account_id": task.account_id,
+        "region": task.region,
+        "cluster": task.cluster,
+        "arn": task.arn,
+        "task_definition_arn": task.task_definition_arn,
+        "family": task.family,
+        "group_name": task.group,
+        "started_by": task.started_by,
+        "launch_type": task.launch_type,
+        "container_instance_id": task.container_instance_id,
+        "last_status": task.last_status,
+        "desired_status": task.desired_status,
+        "created_at": task.created_at,
+        "stopped_at": task.stopped_at,
+        "version": task.row_version,
+        "doc": json.dumps(task.to_doc()),
+        "reserved_cpu": task.reservation.cpu,
+        "reserved_memory": task.reservation.memory,
+        "reserved_ports": _ports(task.reservation),
+    }
+
+
+def _from_row(row: Any) -> Task:
+    return Task.from_doc(json.loads(row.doc), row.version)
+
+
+def insert_tasks(conn: Connection, new: Sequence[Task], client_token: str | None = None) -> None:
+    if not new:
+        return
+    rows = [_row(t) for t in new]
+    for row in rows:
+        row["client_token"] = client_token
+    conn.execute(insert(tasks), rows)
+
+
+def save(conn: Connection, task: Task) -> None:
+    """Write back a task read in this transaction; fails if it changed meanwhile."""
+    row = _row(task)
+    row["version"] = task.row_version + 1
+    result = conn.execute(
+        update(tasks)
+        .where(tasks.c.task_id == task.task_id, tasks.c.version == task.row_version)
+        .values(**row)
+    )
+    if result.rowcount != 1:
+        raise ConcurrentUpdateError(task.arn)
+    task.row_version += 1
+
+
+def get(conn: Connection, scope: Scope, task_id: str) -> Task | None:
+    row = conn.execute(
+        select(tasks.c.doc, tasks.c.version).where(
+            tasks.c.task_id == task_id,
+            tasks.c.account_id == scope.account_id,
+            tasks.c.region == scope.region,
+        )
+    ).first()
+    return _from_row(row) if row else None
+
+
+def get_many(conn: Connection, scope: Scope, task_ids: Iterable[str]) -> dict[str, Task]:
+    ids = list(task_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(tasks.c.doc, tasks.c.version).where(
+            tasks.c.task_id.in_(ids),
+            tasks.c.account_id == scope.account_id,
+            tasks.c.region == scope.region,
+        )
+    )
+    found = [_from_row(r) for r in rows]
+    return {t.task_id: t for t in found}
+
+
+def by_client_token(conn: Connection, scope: Scope, cluster: str, token: str) -> list[Task]:
+    rows = conn.execute(
+        select(tasks.c.doc, tasks.c.version)
+        .where(
+            tasks.c.account_id == scope.account_id,
+            tasks.c.region == scope.region,
+            tasks.c.cluster == cluster,
+            tasks.c.client_token == token,
+        )
+        .order_by(tasks.c.created_at, tasks.c.task_id)
+    )
+    return [_from_row(r) for r in rows]
+
+
+def tasks_on_instance(
+    conn: Connection, instance_id: str, *, include_stopped: bool = False
+) -> list[Task]:
+    query = select(tasks.c.doc, tasks.c.version).where(tasks.c.container_instance_id == instance_id)
+    if not include_stopped:
+        query = query.where(tasks.c.last_status != TaskStatus.STOPPED)
+    return [_from_row(r) for r in conn.execute(query.order_by(tasks.c.created_at))]
+
+
+def usage_by_instance(
+    conn: Connection, instance_ids: Sequence[str] | None = None
+) -> dict[str, Reservation]:
+    """What the not-yet-stopped tasks hold on each instance (all instances if None)."""
+    query = select(
+        tasks.c.container_instance_id,
+        func.sum(tasks.c.reserved_cpu),
+        func.sum(tasks.c.reserved_memory),
+        func.count(),
+    ).where(tasks.c.last_status != TaskStatus.STOPPED, tasks.c.container_instance_id.is_not(None))
+    if instance_ids is not None:
+        query = query.where(tasks.c.container_instance_id.in_(list(instance_ids)))
+    usage = {
+        iid: Reservation(int(cpu or 0), int(mem or 0))
+        for iid, cpu, mem, _ in conn.execute(query.group_by(tasks.c.container_instance_id))
+    }
+    port_query = select(tasks.c.container_instance_id, tasks.c.reserved_ports).where(
+        tasks.c.last_status != TaskStatus.STOPPED,
+        tasks.c.reserved_ports != "",
+        tasks.c.container_instance_id.is_not(None),
+    )
+    if instance_ids is not None:
+        port_query = port_query.where(tasks.c.container_instance_id.in_(list(instance_ids)))
+    for iid, ports in conn.execute(port_query):
+        tcp = frozenset(int(p[4:]) for p in ports.split(",") if p.startswith("tcp:"))
+        udp = frozenset(int(p[4:]) for p in ports.split(",") if p.startswith("udp:"))
+        usage[iid] = usage.get(iid, Reservation()) + Reservation(0, 0, tcp, udp)
+    return usage
+
+
+class ListFilter:
+    """The ListTasks filters, already resolved to column values."""
+
+    def __init__(
+        self,
+        *,
+        cluster: str,
+        instance_id: str | None = None,
+        family: str | None = None,
+        started_by: str | None = None,
+        group: str | None = None,
+        desired_status: str = TaskStatus.RUNNING,
+        launch_type: str | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.instance_id = instance_id
+        self.family = family
+        self.started_by = started_by
+        self.group = group
+        self.desired_status = desired_status
+        self.launch_type = launch_type
+
+
+def list_arns(
+    conn: Connection, scope: Scope, f: ListFilter, *, after: str | None, limit: int
+) -> list[tuple[str, str]]:
+    """(task_id, arn) pairs in task-id order after a pagination key."""
+    conditions = [
+        tasks.c.account_id == scope.account_id,
+        tasks.c.region == scope.region,
+        tasks.c.cluster == f.cluster,
+        tasks.c.desired_status == f.desired_status,
+    ]
+    if f.instance_id is not None:
+        conditions.append(tasks.c.container_instance_id == f.instance_id)
+    if f.family is not None:
+        conditions.append(tasks.c.family == f.family)
+    if f.started_by is not None:
+        conditions.append(tasks.c.started_by == f.started_by)
+    if f.group is not None:
+        conditions.append(tasks.c.group_name == f.group)
+    if f.launch_type is not None:
+        conditions.append(tasks.c.launch_type == f.launch_type)
+    if after is not None:
+        conditions.append(tasks.c.task_id > after)
+    query = (
+        select(tasks.c.task_id, tasks.c.arn)
+        .where(and_(*conditions))
+        .order_by(tasks.c.task_id)
+        .limit(limit)
+    )
+    return [(r.task_id, r.arn) for r in conn.execute(query)]
+
+
+def delete_stopped_before(conn: Connection, cutoff: float) -> list[str]:
+    """Forget tasks stopped before `cutoff`; returns their ARNs (to drop their tags)."""
+    arns = [
+        r.arn
+        for r in conn.execute(
+            select(tasks.c.arn).where(
+                tasks.c.last_status == TaskStatus.STOPPED, tasks.c.stopped_at < cutoff
+            )
+        )
+    ]
+    if arns:
+        conn.execute(
+            delete(tasks).where(
+                tasks.c.last_status == TaskStatus.STOPPED, tasks.c.stopped_at < cutoff
+            )
+        )
+    return arns

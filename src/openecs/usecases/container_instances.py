@@ -1,0 +1,339 @@
+"""Container instances: registration by agents, describe/list, draining, deregistration,
+and the agents' heartbeats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from openecs.domain.arns import container_instance_arn, parse_arn
+from openecs.domain.container_instance import (
+    FARGATE_POOL,
+    CapacityKind,
+    ContainerInstance,
+    InstanceStatus,
+)
+from openecs.domain.errors import ClientException, InvalidParameterException
+from openecs.domain.resources import Capacity, Reservation
+from openecs.domain.scope import Scope
+from openecs.domain.tags import tags_from_api
+from openecs.domain.task import StopCode, TaskStatus
+from openecs.platform.ids import new_task_id
+from openecs.store import container_instances as instance_rows
+from openecs.store import tags as tag_rows
+from openecs.store import tasks as task_rows
+from openecs.usecases.backend import Backend
+from openecs.usecases.clusters import require_active_cluster
+from openecs.usecases.pagination import decode_token, encode_token, page_limit
+
+__all__ = [
+    "InstanceDescription",
+    "Registration",
+    "deregister_container_instance",
+    "describe_container_instances",
+    "instance_id_from",
+    "list_container_instances",
+    "mark_silent_agents_disconnected",
+    "record_heartbeat",
+    "register_container_instance",
+    "update_container_instances_state",
+]
+
+
+@dataclass(slots=True)
+class Registration:
+    """What an agent tells about its host when it registers."""
+
+    ec2_instance_id: str
+    capacity: Capacity
+    kind: str = CapacityKind.EC2
+    host_address: str = "127.0.0.1"
+    availability_zone: str | None = None
+    instance_type: str | None = None
+    attributes: list[dict[str, Any]] = field(default_factory=list)
+    version_info: dict[str, Any] = field(default_factory=dict)
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class InstanceDescription:
+    instance: ContainerInstance
+    remaining: Capacity
+    running: int
+    pending: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def instance_id_from(ref: str) -> str:
+    """A container instance ARN or bare id, as the id."""
+    arn = parse_arn(ref)
+    if arn is None:
+        return ref
+    if arn.resource_type != "container-instance":
+        raise InvalidParameterException(f"Invalid container instance identifier: {ref}")
+    return arn.resource.rsplit("/", 1)[-1]
+
+
+def _describe(conn: Connection, inst: ContainerInstance, with_tags: bool) -> InstanceDescription:
+    tasks = task_rows.tasks_on_instance(conn, inst.instance_id)
+    used = sum((t.reservation for t in tasks), Reservation())
+    running = sum(1 for t in tasks if t.last_status == TaskStatus.RUNNING)
+    pending = sum(
+        1
+        for t in tasks
+        if t.last_status in (TaskStatus.PROVISIONING, TaskStatus.PENDING, TaskStatus.ACTIVATING)
+    )
+    return InstanceDescription(
+        inst,
+        inst.capacity.remaining(used),
+        running,
+        pending,
+        tag_rows.get_tags(conn, inst.arn) if with_tags else {},
+    )
+
+
+def _standard_attributes(reg: Registration) -> list[dict[str, Any]]:
+    attrs = {a["name"]: a for a in reg.attributes if a.get("name")}
+    if reg.availability_zone:
+        attrs.setdefault(
+            "ecs.availability-zone",
+            {"name": "ecs.availability-zone", "value": reg.availability_zone},
+        )
+    if reg.instance_type:
+        attrs.setdefault(
+            "ecs.instance-type", {"name": "ecs.instance-type", "value": reg.instance_type}
+        )
+    return sorted(attrs.values(), key=lambda a: str(a["name"]))
+
+
+def register_container_instance(
+    backend: Backend,
+    scope: Scope,
+    cluster_ref: str | None,
+    reg: Registration,
+    *,
+    existing_ref: str | None = None,
+) -> InstanceDescription:
+    """Register (or re-register) a host. An agent that restarts with the same
+    EC2 instance id gets its old registration back, so its tasks stay its own."""
+    new_tags = tags_from_api(reg.tags)
+
+    def work(conn: Connection) -> InstanceDescription:
+        if reg.kind == CapacityKind.FARGATE:
+            cluster_name = FARGATE_POOL
+        else:
+            cluster_name = require_active_cluster(conn, scope, cluster_ref).name
+        inst = None
+        if existing_ref:
+            inst = instance_rows.get(conn, scope, instance_id_from(existing_ref))
+            if inst is not None and (
+                inst.cluster != cluster_name or inst.status == InstanceStatus.INACTIVE
+            ):
+                inst = None
+        if inst is None:
+            inst = instance_rows.get_by_ec2_id(conn, scope, cluster_name, reg.ec2_instance_id)
+        now = backend.clock.now()
+        if inst is not None:
+            inst.capacity = reg.capacity
+            inst.attributes = _standard_attributes(reg)
+            inst.version_info = reg.version_info
+            inst.host_address = reg.host_address
+            inst.availability_zone = reg.availability_zone
+            inst.instance_type = reg.instance_type
+            inst.agent_connected = True
+            inst.last_heartbeat = now
+            inst.version += 1
+            instance_rows.save(conn, inst)
+        else:
+            instance_id = new_task_id()
+            inst = ContainerInstance(
+                instance_id=instance_id,
+                arn=container_instance_arn(scope, cluster_name or "fargate", instance_id),
+                account_id=scope.account_id,
+                region=scope.region,
+                cluster=cluster_name,
+                ec2_instance_id=reg.ec2_instance_id,
+                capacity=reg.capacity,
+                registered_at=now,
+                kind=reg.kind,
+                last_heartbeat=now,
+                host_address=reg.host_address,
+                attributes=_standard_attributes(reg),
+                version_info=reg.version_info,
+                availability_zone=reg.availability_zone,
+                instance_type=reg.instance_type,
+            )
+            instance_rows.insert_instance(conn, inst)
+        tag_rows.put_tags(conn, inst.arn, new_tags)
+        return _describe(conn, inst, with_tags=True)
+
+    return backend.write(work)
+
+
+def describe_container_instances(
+    backend: Backend, scope: Scope, cluster_ref: str | None, refs: list[str], include_tags: bool
+) -> tuple[list[InstanceDescription], list[dict[str, str]]]:
+    if not refs:
+        raise InvalidParameterException("Container instances cannot be empty.")
+    if len(refs) > 100:
+        raise InvalidParameterException(
+            "The containerInstances parameter can contain at most 100 items."
+        )
+    found: list[InstanceDescription] = []
+    failures: list[dict[str, str]] = []
+    with backend.reading() as conn:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        ids = [instance_id_from(r) for r in refs]
+        rows = instance_rows.get_many(conn, scope, ids)
+        for ref, iid in zip(refs, ids, strict=True):
+            inst = rows.get(iid)
+            if inst is None or inst.cluster != cluster.name:
+                arn = (
+                    ref
+                    if ref.startswith("arn:")
+                    else container_instance_arn(scope, cluster.name, iid)
+                )
+                failures.append({"arn": arn, "reason": "MISSING"})
+            else:
+                found.append(_describe(conn, inst, include_tags))
+    return found, failures
+
+
+def list_container_instances(
+    backend: Backend,
+    scope: Scope,
+    cluster_ref: str | None,
+    *,
+    status: str | None,
+    next_token: str | None,
+    max_results: int | None,
+    accept: Any = None,
+) -> tuple[list[str], str | None]:
+    """ARNs of a cluster's instances; `accept(instance) -> bool` narrows them (the `filter`)."""
+    limit = page_limit(max_results)
+    after = decode_token(next_token)
+    with backend.reading() as conn:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        statuses = [status] if status else None
+        instances = instance_rows.list_instances(conn, scope, cluster.name, statuses=statuses)
+    if status is None:
+        instances = [i for i in instances if i.status != InstanceStatus.INACTIVE]
+    if accept is not None:
+        instances = [i for i in instances if accept(i)]
+    if after is not None:
+        instances = [i for i in instances if i.instance_id > after]
+    page = instances[:limit]
+    token = encode_token(page[-1].instance_id) if len(instances) > limit else None
+    return [i.arn for i in page], token
+
+
+def update_container_instances_state(
+    backend: Backend, scope: Scope, cluster_ref: str | None, refs: list[str], status: str
+) -> tuple[list[InstanceDescription], list[dict[str, str]]]:
+    if status not in (InstanceStatus.ACTIVE, InstanceStatus.DRAINING):
+        raise InvalidParameterException(
+            f"Container instance status {status} is not valid; use ACTIVE or DRAINING."
+        )
+    if len(refs) > 10:
+        raise InvalidParameterException(
+            "The containerInstances parameter can contain at most 10 items."
+        )
+
+    def work(conn: Connection) -> tuple[list[InstanceDescription], list[dict[str, str]]]:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        found: list[InstanceDescription] = []
+        failures: list[dict[str, str]] = []
+        ids = [instance_id_from(r) for r in refs]
+        rows = instance_rows.get_many(conn, scope, ids)
+        for ref, iid in zip(refs, ids, strict=True):
+            inst = rows.get(iid)
+            arn = (
+                ref if ref.startswith("arn:") else container_instance_arn(scope, cluster.name, iid)
+            )
+            if inst is None or inst.cluster != cluster.name:
+                failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            if inst.status == InstanceStatus.INACTIVE:
+                failures.append({"arn": arn, "reason": "INACTIVE"})
+                continue
+            if inst.status != status:
+                inst.status = status
+                inst.version += 1
+                instance_rows.save(conn, inst)
+            found.append(_describe(conn, inst, with_tags=False))
+        return found, failures
+
+    return backend.write(work)
+
+
+def deregister_container_instance(
+    backend: Backend, scope: Scope, cluster_ref: str | None, ref: str, force: bool
+) -> InstanceDescription:
+    def work(conn: Connection) -> InstanceDescription:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        inst = instance_rows.get(conn, scope, instance_id_from(ref))
+        if inst is None or inst.cluster != cluster.name or inst.status == InstanceStatus.INACTIVE:
+            raise ClientException("Referenced container instance " + ref + " not found.")
+        running = task_rows.tasks_on_instance(conn, inst.instance_id)
+        if running and not force:
+            raise InvalidParameterException(
+                "Found running tasks on the instance. "
+                "Use the force parameter to deregister it anyway."
+            )
+        now = backend.clock.now()
+        for task in running:
+            if not task.wants_stop:
+                task.desired_status = TaskStatus.STOPPED
+                task.stopping_at = task.stopping_at or now
+                task.stop_code = task.stop_code or StopCode.TERMINATION_NOTICE
+                task.stopped_reason = task.stopped_reason or "Container instance deregistered"
+                task.version += 1
+                task_rows.save(conn, task)
+        description = _describe(conn, inst, with_tags=False)
+        inst.status = InstanceStatus.INACTIVE
+        inst.agent_connected = False
+        inst.version += 1
+        instance_rows.save(conn, inst)
+        return description
+
+    return backend.write(work)
+
+
+def record_heartbeat(backend: Backend, scope: Scope, instance_id: str) -> ContainerInstance:
+    """An agent is alive: note the time, and reconnect it if it was marked lost."""
+
+    def work(conn: Connection) -> ContainerInstance:
+        inst = instance_rows.get(conn, scope, instance_id)
+        if inst is None:
+            raise ClientException(f"Container instance {instance_id} is not registered.")
+        now = backend.clock.now()
+        if not inst.agent_connected and inst.status != InstanceStatus.INACTIVE:
+            inst.agent_connected = True
+            inst.last_heartbeat = now
+            inst.version += 1
+            instance_rows.save(conn, inst)
+        else:
+            instance_rows.heartbeat(conn, instance_id, now)
+            inst.last_heartbeat = now
+        return inst
+
+    return backend.write(work)
+
+
+def mark_silent_agents_disconnected(backend: Backend, timeout_seconds: float) -> list[str]:
+    """Agents not heard from within the timeout are shown disconnected and get no tasks."""
+    cutoff = backend.clock.now() - timeout_seconds
+
+    def work(conn: Connection) -> list[str]:
+        lost = instance_rows.stale_connected(conn, cutoff)
+        for iid in lost:
+            inst = instance_rows.get_any(conn, iid)
+            if inst is not None and inst.agent_connected:
+                inst.agent_connected = False
+                inst.version += 1
+                instance_rows.save(conn, inst)
+        return lost
+
+    return backend.write(work)

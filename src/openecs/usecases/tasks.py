@@ -1,0 +1,462 @@
+"""Tasks: RunTask, StartTask, StopTask, DescribeTasks, ListTasks.
+
+Placement happens inside the write transaction that creates the tasks: the
+scheduler decides on a snapshot read in that same transaction, so two
+concurrent RunTask calls can never hand out the same capacity (the loser of
+a race retries on a fresh snapshot). Once committed, the chosen instances'
+agents are woken, so containers start the moment the call returns.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from openecs.domain.arns import cluster_arn, parse_arn, task_arn
+from openecs.domain.container_instance import FARGATE_POOL, CapacityKind, ContainerInstance
+from openecs.domain.errors import (
+    ClientException,
+    InvalidParameterException,
+)
+from openecs.domain.resources import Reservation, reservation_for
+from openecs.domain.scope import Scope
+from openecs.domain.tags import tags_from_api
+from openecs.domain.task import ContainerRun, StopCode, Task, TaskStatus
+from openecs.domain.task_definition import TaskDefinition
+from openecs.domain.task_lifecycle import request_stop
+from openecs.platform.ids import new_task_id, new_uuid
+from openecs.scheduler.placement import place_tasks
+from openecs.scheduler.view import ClusterView, InstanceView, PlacementRequest
+from openecs.store import container_instances as instance_rows
+from openecs.store import tags as tag_rows
+from openecs.store import tasks as task_rows
+from openecs.usecases.backend import Backend
+from openecs.usecases.clusters import require_active_cluster
+from openecs.usecases.container_instances import instance_id_from
+from openecs.usecases.pagination import decode_token, encode_token, page_limit
+from openecs.usecases.task_definitions import resolve_task_definition
+
+__all__ = [
+    "LaunchRequest",
+    "TaskDescription",
+    "describe_tasks",
+    "expire_stopped_tasks",
+    "list_tasks",
+    "run_task",
+    "start_task",
+    "stop_task",
+    "task_id_from",
+]
+
+
+@dataclass(slots=True)
+class LaunchRequest:
+    """RunTask / StartTask parameters, as validated by the protocol layer."""
+
+    task_definition: str
+    cluster: str | None = None
+    count: int = 1
+    launch_type: str | None = None
+    capacity_provider_strategy: list[dict[str, Any]] | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    network_configuration: dict[str, Any] | None = None
+    group: str | None = None
+    started_by: str | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+    propagate_tags: str | None = None
+    enable_ecs_managed_tags: bool = False
+    enable_execute_command: bool = False
+    client_token: str | None = None
+    placement_constraints: list[dict[str, Any]] = field(default_factory=list)
+    placement_strategy: list[dict[str, Any]] = field(default_factory=list)
+    platform_version: str | None = None
+    container_instances: list[str] | None = None
+
+
+@dataclass(slots=True)
+class TaskDescription:
+    task: Task
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def task_id_from(ref: str) -> str:
+    arn = parse_arn(ref)
+    if arn is None:
+        return ref
+    if arn.resource_type != "task":
+        raise InvalidParameterException(f"Invalid task identifier: {ref}")
+    return arn.resource.rsplit("/", 1)[-1]
+
+
+def _launch_type(
+    req: LaunchRequest, cluster_strategy: list[dict[str, Any]]
+) -> tuple[str, str | None]:
+    """(launch type, capacity provider) of the tasks a request starts."""
+    if req.launch_type and req.capacity_provider_strategy:
+        raise InvalidParameterException(
+            "Specifying both a launch type and capacity provider strategy is not supported. "
+            "Remove one and try again."
+        )
+    strategy = req.capacity_provider_strategy
+    if strategy is None and not req.launch_type:
+        strategy = cluster_strategy or None
+    if strategy:
+        names = [s.get("capacityProvider") for s in strategy]
+        for name in names:
+            if name not in ("FARGATE", "FARGATE_SPOT"):
+                raise InvalidParameterException(
+                    f"The specified capacity provider {name} was not found."
+                )
+        best = max(strategy, key=lambda s: (s.get("base", 0), s.get("weight", 0)))
+        return "FARGATE", str(best.get("capacityProvider"))
+    return req.launch_type or "EC2", None
+
+
+def _check_compatibility(td: TaskDefinition, launch_type: str, req: LaunchRequest) -> None:
+    if not td.active:
+        raise ClientException("TaskDefinition is inactive")
+    if launch_type == "FARGATE" and "FARGATE" not in td.compatibilities:
+        raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
+    awsvpc = td.network_mode == "awsvpc"
+    vpc = (req.network_configuration or {}).get("awsvpcConfiguration")
+    if awsvpc and not vpc:
+        raise InvalidParameterException(
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+        )
+    if not awsvpc and req.network_configuration:
+        raise InvalidParameterException(
+            "Network Configuration is not valid for the given networkMode of this task definition."
+        )
+    if vpc is not None and not vpc.get("subnets"):
+        raise InvalidParameterException("subnets can not be empty.")
+    names = {c["name"] for c in td.container_definitions}
+    for override in req.overrides.get("containerOverrides") or ():
+        if override.get("name") not in names:
+            raise InvalidParameterException(
+                f"Override for container named {override.get('name')} is not a container in "
+                "the TaskDefinition."
+            )
+
+
+def _new_task(
+    scope: Scope,
+    cluster_name: str,
+    td: TaskDefinition,
+    req: LaunchRequest,
+    *,
+    launch_type: str,
+    capacity_provider: str | None,
+    instance: ContainerInstance,
+    reservation: Reservation,
+    now: float,
+) -> Task:
+    task_id = new_task_id()
+    arn = task_arn(scope, cluster_name, task_id)
+    overrides = {o.get("name"): o for o in req.overrides.get("containerOverrides") or ()}
+    containers = []
+    for c in td.container_definitions:
+        o = overrides.get(c["name"], {})
+        memory = o.get("memory", c.get("memory"))
+        soft = o.get("memoryReservation", c.get("memoryReservation"))
+        containers.append(
+            ContainerRun(
+                name=c["name"],
+                container_arn=f"arn:aws:ecs:{scope.region}:{scope.account_id}:container/"
+                f"{cluster_name}/{task_id}/{new_uuid()}",
+                image=c.get("image", ""),
+                essential=c.get("essential", True),
+                cpu=str(o.get("cpu", c.get("cpu", 0))),
+                memory=str(memory) if memory is not None else None,
+                memory_reservation=str(soft) if soft is not None else None,
+            )
+        )
+    attachments: list[dict[str, Any]] = []
+    if td.network_mode == "awsvpc":
+        vpc = (req.network_configuration or {}).get("awsvpcConfiguration", {})
+        attachments.append(
+            {
+                "id": new_uuid(),
+                "type": "ElasticNetworkInterface",
+                "status": "PRECREATED",
+                "details": [{"name": "subnetId", "value": (vpc.get("subnets") or [""])[0]}],
+            }
+        )
+    fargate = launch_type == "FARGATE"
+    return Task(
+        task_id=task_id,
+        arn=arn,
+        account_id=scope.account_id,
+        region=scope.region,
+        cluster=cluster_name,
+        cluster_arn=cluster_arn(scope, cluster_name),
+        task_definition_arn=td.arn,
+        family=td.family,
+        launch_type=launch_type,
+        containers=containers,
+        reservation=reservation,
+        created_at=now,
+        container_instance_id=instance.instance_id,
+        container_instance_arn=None if fargate else instance.arn,
+        capacity_provider=capacity_provider,
+        availability_zone=instance.availability_zone,
+        group=req.group or f"family:{td.family}",
+        started_by=req.started_by,
+        cpu=req.overrides.get("cpu") or td.body.get("cpu") or str(reservation.cpu),
+        memory=req.overrides.get("memory") or td.body.get("memory") or str(reservation.memory),
+        network_mode=td.network_mode,
+        overrides=req.overrides,
+        network_configuration=req.network_configuration,
+        attachments=attachments,
+        platform_version=(req.platform_version or "1.4.0") if fargate else None,
+        enable_execute_command=req.enable_execute_command,
+        last_status=TaskStatus.PROVISIONING,
+    )
+
+
+def _capacity_view(conn: Connection, scope: Scope, pool: str, kind: str) -> ClusterView:
+    instances = instance_rows.list_instances(
+        conn, scope, pool, statuses=("ACTIVE", "DRAINING"), kind=kind
+    )
+    usage = task_rows.usage_by_instance(conn, [i.instance_id for i in instances])
+    views = []
+    for inst in instances:
+        tasks_here = (
+            task_rows.tasks_on_instance(conn, inst.instance_id)
+            if inst.kind == CapacityKind.EC2
+            else []
+        )
+        groups = Counter(t.group for t in tasks_here if t.group)
+        views.append(
+            InstanceView(
+                inst,
+                inst.capacity.remaining(usage.get(inst.instance_id, Reservation())),
+                groups,
+                len(tasks_here),
+            )
+        )
+    return ClusterView(views)
+
+
+def _tags_for(req: LaunchRequest, td_tags: dict[str, str]) -> dict[str, str]:
+    tags = tags_from_api(req.tags)
+    if req.propagate_tags == "TASK_DEFINITION":
+        tags = {**td_tags, **tags}
+    return tags
+
+
+def _launch(
+    backend: Backend, scope: Scope, req: LaunchRequest, *, chosen: list[str] | None
+) -> tuple[list[TaskDescription], list[dict[str, str]]]:
+    if not 1 <= req.count <= 10:
+        raise InvalidParameterException("count must be between 1 and 10.")
+    if req.started_by is not None and len(req.started_by) > 128:
+        raise InvalidParameterException("startedBy must be at most 128 characters.")
+    notified: list[str] = []
+
+    def work(conn: Connection) -> tuple[list[TaskDescription], list[dict[str, str]]]:
+        cluster = require_active_cluster(conn, scope, req.cluster)
+        if req.client_token:
+            earlier = task_rows.by_client_token(conn, scope, cluster.name, req.client_token)
+            if earlier:
+                return [TaskDescription(t, tag_rows.get_tags(conn, t.arn)) for t in earlier], []
+        td = resolve_task_definition(conn, scope, req.task_definition)
+        if chosen is not None:
+            launch_type, provider = "EC2", None
+        else:
+            launch_type, provider = _launch_type(req, cluster.default_capacity_provider_strategy)
+        _check_compatibility(td, launch_type, req)
+        reservation = reservation_for(td.body, req.overrides)
+        fargate = launch_type == "FARGATE"
+        view = _capacity_view(
+            conn,
+            scope,
+            FARGATE_POOL if fargate else cluster.name,
+            CapacityKind.FARGATE if fargate else CapacityKind.EC2,
+        )
+        failures: list[dict[str, str]] = []
+        if chosen is not None:
+            wanted = {instance_id_from(ref): ref for ref in chosen}
+            known = {v.instance.instance_id for v in view.instances}
+            for iid, ref in wanted.items():
+                if iid not in known:
+                    failures.append({"arn": ref, "reason": "MISSING"})
+            view = ClusterView([v for v in view.instances if v.instance.instance_id in wanted])
+        request = PlacementRequest(
+            count=req.count if chosen is None else len(view.instances),
+            reservation=reservation,
+            group=req.group or f"family:{td.family}",
+            launch_type=launch_type,
+            strategy=(("spread", "instanceId"),) if fargate else (("random", None),),
+            seed=int(backend.clock.now() * 1000),
+        )
+        if chosen is not None:
+            placements, plan_failures = _start_on_each(view, request)
+        else:
+            plan = place_tasks(view, request)
+            placements, plan_failures = plan.placements, plan.failures
+        by_id = {v.instance.instance_id: v.instance for v in view.instances}
+        for reason, detail in plan_failures:
+            failures.append({"arn": cluster.arn, "reason": reason, "detail": detail})
+        now = backend.clock.now()
+        new = [
+            _new_task(
+                scope,
+                cluster.name,
+                td,
+                req,
+                launch_type=launch_type,
+                capacity_provider=provider,
+                instance=by_id[iid],
+                reservation=reservation,
+                now=now,
+            )
+            for iid in placements
+        ]
+        task_rows.insert_tasks(conn, new, req.client_token)
+        tags = _tags_for(req, tag_rows.get_tags(conn, td.arn))
+        for task in new:
+            tag_rows.put_tags(conn, task.arn, tags)
+        notified[:] = sorted(set(placements))
+        return [TaskDescription(t, tags) for t in new], failures
+
+    result = backend.write(work)
+    backend.instance_signals.notify(notified)
+    return result
+
+
+def _start_on_each(
+    view: ClusterView, request: PlacementRequest
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """StartTask: one task on each named instance that can hold it."""
+    from openecs.scheduler.filters import reject_reason
+
+    placements: list[str] = []
+    failures: list[tuple[str, str]] = []
+    for inst in view.instances:
+        reason = reject_reason(inst, request)
+        if reason is None:
+            inst.take(request.reservation, request.group)
+            placements.append(inst.instance.instance_id)
+        else:
+            failures.append((reason, f"container instance {inst.instance.arn}"))
+    return placements, failures
+
+
+def run_task(
+    backend: Backend, scope: Scope, req: LaunchRequest
+) -> tuple[list[TaskDescription], list[dict[str, str]]]:
+    return _launch(backend, scope, req, chosen=None)
+
+
+def start_task(
+    backend: Backend, scope: Scope, req: LaunchRequest
+) -> tuple[list[TaskDescription], list[dict[str, str]]]:
+    refs = req.container_instances or []
+    if not 1 <= len(refs) <= 10:
+        raise InvalidParameterException("containerInstances must name between 1 and 10 instances.")
+    return _launch(backend, scope, req, chosen=refs)
+
+
+def stop_task(
+    backend: Backend,
+    scope: Scope,
+    cluster_ref: str | None,
+    task_ref: str,
+    reason: str | None,
+    *,
+    code: str = StopCode.USER_INITIATED,
+) -> TaskDescription:
+    notified: list[str] = []
+
+    def work(conn: Connection) -> TaskDescription:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        task = task_rows.get(conn, scope, task_id_from(task_ref))
+        if task is None or task.cluster != cluster.name:
+            raise InvalidParameterException("The referenced task was not found.")
+        if request_stop(
+            task,
+            now=backend.clock.now(),
+            code=code,
+            reason=reason or "Task stopped by user",
+        ):
+            task_rows.save(conn, task)
+            if task.container_instance_id:
+                notified.append(task.container_instance_id)
+        return TaskDescription(task, tag_rows.get_tags(conn, task.arn))
+
+    result = backend.write(work)
+    backend.instance_signals.notify(notified)
+    return result
+
+
+def describe_tasks(
+    backend: Backend, scope: Scope, cluster_ref: str | None, refs: list[str], include_tags: bool
+) -> tuple[list[TaskDescription], list[dict[str, str]]]:
+    if not refs:
+        raise InvalidParameterException("Tasks cannot be empty.")
+    if len(refs) > 100:
+        raise InvalidParameterException("The tasks parameter can contain at most 100 items.")
+    with backend.reading() as conn:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        ids = [task_id_from(r) for r in refs]
+        found = task_rows.get_many(conn, scope, ids)
+        tags = tag_rows.get_tags_many(conn, [t.arn for t in found.values()]) if include_tags else {}
+    out: list[TaskDescription] = []
+    failures: list[dict[str, str]] = []
+    for ref, tid in zip(refs, ids, strict=True):
+        task = found.get(tid)
+        if task is None or task.cluster != cluster.name:
+            arn = ref if ref.startswith("arn:") else task_arn(scope, cluster.name, tid)
+            failures.append({"arn": arn, "reason": "MISSING"})
+        else:
+            out.append(TaskDescription(task, tags.get(task.arn, {})))
+    return out, failures
+
+
+def list_tasks(
+    backend: Backend,
+    scope: Scope,
+    *,
+    cluster_ref: str | None,
+    container_instance: str | None = None,
+    family: str | None = None,
+    started_by: str | None = None,
+    service_name: str | None = None,
+    desired_status: str | None = None,
+    launch_type: str | None = None,
+    next_token: str | None = None,
+    max_results: int | None = None,
+) -> tuple[list[str], str | None]:
+    limit = page_limit(max_results)
+    after = decode_token(next_token)
+    with backend.reading() as conn:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        f = task_rows.ListFilter(
+            cluster=cluster.name,
+            instance_id=instance_id_from(container_instance) if container_instance else None,
+            family=family,
+            started_by=started_by,
+            group=f"service:{service_name.rsplit('/', 1)[-1]}" if service_name else None,
+            desired_status=desired_status or TaskStatus.RUNNING,
+            launch_type=launch_type,
+        )
+        rows = task_rows.list_arns(conn, scope, f, after=after, limit=limit + 1)
+    token = encode_token(rows[limit - 1][0]) if len(rows) > limit else None
+    return [arn for _, arn in rows[:limit]], token
+
+
+def expire_stopped_tasks(backend: Backend, retention_seconds: float) -> int:
+    """Forget tasks that stopped longer ago than the retention period (ECS keeps
+    stopped tasks describable for at least an hour)."""
+    cutoff = backend.clock.now() - retention_seconds
+
+    def work(conn: Connection) -> int:
+        arns = task_rows.delete_stopped_before(conn, cutoff)
+        for arn in arns:
+            tag_rows.delete_all(conn, arn)
+        return len(arns)
+
+    return backend.write(work)
