@@ -14,6 +14,7 @@ __all__ = [
     "Cluster",
     "ClusterCounts",
     "ClusterStatus",
+    "normalize_strategy",
     "validate_capacity_providers",
     "validate_cluster_name",
     "validate_cluster_settings",
@@ -92,7 +93,7 @@ def validate_capacity_providers(
     for name in providers:
         if name not in known:
             raise InvalidParameterException(
-                f"The specified capacity provider '{name}' is not in an ACTIVE state. "
+                "The specified capacity provider was not found. "
                 "Specify a valid capacity provider and try again."
             )
         if name in seen:
@@ -100,12 +101,31 @@ def validate_capacity_providers(
                 f"The specified capacity provider '{name}' was specified more than once."
             )
         seen.add(name)
+    # A default strategy whose weights are all 0 is accepted: ECS fails the RunTask or
+    # CreateService that falls back on it, not the call that sets it.
     validate_strategy(
-        strategy, allowed=set(providers), context="default capacity provider strategy"
+        strategy,
+        allowed=set(providers),
+        context="default capacity provider strategy",
+        require_weight=False,
     )
 
 
-def validate_strategy(strategy: list[dict[str, Any]], *, allowed: set[str], context: str) -> None:
+def normalize_strategy(strategy: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Strategy items as ECS returns them: `weight` and `base` default to 0."""
+    return [
+        {
+            "capacityProvider": item.get("capacityProvider", ""),
+            "weight": item.get("weight", 0),
+            "base": item.get("base", 0),
+        }
+        for item in strategy
+    ]
+
+
+def validate_strategy(
+    strategy: list[dict[str, Any]], *, allowed: set[str], context: str, require_weight: bool = True
+) -> None:
     if len(strategy) > 20:
         raise InvalidParameterException(
             f"The {context} can contain a maximum of 20 capacity providers."
@@ -132,7 +152,11 @@ def validate_strategy(strategy: list[dict[str, Any]], *, allowed: set[str], cont
         raise InvalidParameterException(
             "Only one capacity provider in a capacity provider strategy can have a base defined."
         )
-    if len(strategy) > 1 and all(item.get("weight", 0) == 0 for item in strategy):
+    if (
+        require_weight
+        and len(strategy) > 1
+        and all(item.get("weight", 0) == 0 for item in strategy)
+    ):
         raise InvalidParameterException(
             "At least one capacity provider in a capacity provider strategy "
             "must have a weight greater than zero."

@@ -14,6 +14,7 @@ from openecs.domain.cluster import (
     Cluster,
     ClusterCounts,
     ClusterStatus,
+    normalize_strategy,
     validate_capacity_providers,
     validate_cluster_name,
     validate_cluster_settings,
@@ -46,6 +47,10 @@ __all__ = [
 
 _INCLUDE = {"ATTACHMENTS", "CONFIGURATIONS", "SETTINGS", "STATISTICS", "TAGS"}
 _DEFAULT_SETTINGS = [{"name": "containerInsights", "value": "disabled"}]
+_INCONSISTENT = (
+    "Arguments on this idempotent request are inconsistent with arguments used in "
+    "previous request(s)."
+)
 
 
 @dataclass(slots=True)
@@ -88,14 +93,26 @@ def create_cluster(
     new_tags = tags_from_api(tags or [])
     merged_settings = validate_cluster_settings([*_DEFAULT_SETTINGS, *(settings or [])])
     providers = list(capacity_providers or [])
-    strategy = list(default_capacity_provider_strategy or [])
+    strategy = normalize_strategy(default_capacity_provider_strategy or [])
     validate_capacity_providers(providers, strategy, set(BUILTIN_CAPACITY_PROVIDERS))
 
     def work(conn: Connection) -> ClusterDescription:
         existing = cluster_rows.get(conn, scope, name)
         if existing is not None and existing.active:
-            # CreateCluster is idempotent on AWS: the existing cluster is returned as it is.
-            return _describe(conn, scope, existing)
+            # CreateCluster is idempotent on AWS: the existing cluster is returned as it
+            # is, unless the request asks for something the cluster does not have.
+            current = _describe(conn, scope, existing)
+            if not _consistent(
+                current,
+                tags=new_tags if tags is not None else None,
+                settings=settings,
+                configuration=configuration,
+                capacity_providers=capacity_providers,
+                strategy=strategy if default_capacity_provider_strategy is not None else None,
+                service_connect_defaults=service_connect_defaults,
+            ):
+                raise InvalidParameterException(_INCONSISTENT)
+            return current
         cluster = Cluster(
             name=name,
             arn=cluster_arn(scope, name),
@@ -117,6 +134,31 @@ def create_cluster(
         return ClusterDescription(cluster, ClusterCounts(), new_tags)
 
     return backend.write(work)
+
+
+def _consistent(
+    current: ClusterDescription,
+    *,
+    tags: dict[str, str] | None,
+    settings: list[dict[str, str]] | None,
+    configuration: dict[str, Any] | None,
+    capacity_providers: list[str] | None,
+    strategy: list[dict[str, Any]] | None,
+    service_connect_defaults: dict[str, Any] | None,
+) -> bool:
+    """Whether every argument a repeated CreateCluster gives matches the cluster it names."""
+    cluster = current.cluster
+    checks = (
+        tags is None or all(current.tags.get(k) == v for k, v in tags.items()),
+        settings is None
+        or validate_cluster_settings([*cluster.settings, *settings]) == cluster.settings,
+        configuration is None or configuration == cluster.configuration,
+        capacity_providers is None or capacity_providers == cluster.capacity_providers,
+        strategy is None or strategy == cluster.default_capacity_provider_strategy,
+        service_connect_defaults is None
+        or service_connect_defaults == cluster.service_connect_defaults,
+    )
+    return all(checks)
 
 
 def describe_clusters(
@@ -207,9 +249,11 @@ def put_cluster_capacity_providers(
         capacity_providers, default_capacity_provider_strategy, set(BUILTIN_CAPACITY_PROVIDERS)
     )
 
+    strategy = normalize_strategy(default_capacity_provider_strategy)
+
     def change(cluster: Cluster) -> None:
         cluster.capacity_providers = list(capacity_providers)
-        cluster.default_capacity_provider_strategy = list(default_capacity_provider_strategy)
+        cluster.default_capacity_provider_strategy = strategy
 
     return _update(backend, scope, ref, change)
 
