@@ -207,7 +207,7 @@ def pause_spec(
     return ContainerSpec(
         name=ctx.container_name("internalecspause"),
         image=image,
-        command=("sleep", "2147483647"),
+        command=("sleep", "2147483647"),  # with the image's busybox entrypoint
         labels={**ctx.labels("~internal~ecs~pause"), L.ROLE: L.ROLE_PAUSE},
         ports=ports,
         network_mode=network,

@@ -89,6 +89,7 @@ class TaskRunner:
         adopted: Mapping[str, str] | None = None,
     ) -> None:
         self.task_arn = str(desired["taskArn"])
+        self.cluster_arn = str(desired.get("clusterArn") or "")
         self.ctx = ctx
         self.runtime = runtime
         self._report = report
@@ -101,6 +102,9 @@ class TaskRunner:
         self.tracks = {
             c["name"]: Track(c["name"], c, bool(c.get("essential", True)))
             for c in self.definition.get("containerDefinitions") or ()
+        }
+        self.container_arns = {
+            str(c["name"]): str(c["containerArn"]) for c in desired.get("containers") or ()
         }
         self.server_status = str(desired.get("lastStatus") or "PROVISIONING")
         self.last_status = "PROVISIONING"
@@ -173,6 +177,7 @@ class TaskRunner:
             report["stopCode"] = self.stop_code
             report["stoppedReason"] = self.stopped_reason
         if self.ctx.network_mode == "awsvpc" and self.ip_address:
+            report["eni"] = {"privateIPv4Address": self.ip_address}
             for t in report["containers"]:
                 t["networkInterfaces"] = [
                     {"attachmentId": self.ctx.task_id, "privateIpv4Address": self.ip_address}

@@ -43,6 +43,7 @@ def _present_task(task: Task, body: dict[str, Any]) -> dict[str, Any]:
         "taskArn": task.arn,
         "taskId": task.task_id,
         "cluster": task.cluster,
+        "clusterArn": task.cluster_arn,
         "family": task.family,
         "taskDefinitionArn": task.task_definition_arn,
         "taskDefinition": body,

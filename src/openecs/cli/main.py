@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from openecs.cli.agent import add_agent_arguments, run_agent
 from openecs.cli.server import add_server_arguments, config_from_args, run_server
+from openecs.cli.up import run_up
 
 __all__ = ["main"]
 
@@ -17,6 +19,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     server = commands.add_parser("server", help="run the control plane (ECS API) server")
     add_server_arguments(server)
+    up = commands.add_parser(
+        "up", help="server plus FARGATE capacity on the local Docker engine, for one machine"
+    )
+    add_server_arguments(up)
+    up.add_argument(
+        "--cleanup-delay",
+        type=float,
+        default=600.0,
+        help="seconds after a task stops before its containers are removed",
+    )
+    agent = commands.add_parser("agent", help="offer this host's Docker engine to a cluster")
+    add_agent_arguments(agent)
     return parser
 
 
@@ -24,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "server":
         return run_server(config_from_args(args))
+    if args.command == "up":
+        return run_up(config_from_args(args), args)
+    if args.command == "agent":
+        return run_agent(args)
     raise AssertionError(args.command)
 
 

@@ -81,6 +81,31 @@ def _apply_container(run: ContainerRun, report: Mapping[str, Any]) -> bool:
     return before != after
 
 
+def _apply_eni(task: Task, eni: Mapping[str, Any] | None, *, stopped: bool) -> bool:
+    """Fill the task's ENI attachment from what the agent set up (its namespace's IP)."""
+    changed = False
+    for att in task.attachments:
+        if att.get("type") != "ElasticNetworkInterface":
+            continue
+        status = att.get("status")
+        if stopped:
+            if status != "DELETED":
+                att["status"] = "DELETED"
+                changed = True
+            continue
+        if not eni or status == "ATTACHED":
+            continue
+        details = {d["name"]: d["value"] for d in att.get("details") or ()}
+        details["networkInterfaceId"] = f"eni-{task.task_id[:17]}"
+        details["privateIPv4Address"] = str(eni.get("privateIPv4Address", ""))
+        if eni.get("macAddress"):
+            details["macAddress"] = str(eni["macAddress"])
+        att["details"] = [{"name": k, "value": v} for k, v in details.items()]
+        att["status"] = "ATTACHED"
+        changed = True
+    return changed
+
+
 def apply_report(
     task: Task, report: Mapping[str, Any], *, now: float, health_checked: set[str]
 ) -> bool:
@@ -117,8 +142,7 @@ def apply_report(
         if report.get(key) is not None and getattr(task, attr) is None:
             setattr(task, attr, report[key])
             changed = True
-    if report.get("attachments") is not None and report["attachments"] != task.attachments:
-        task.attachments = list(report["attachments"])
+    if _apply_eni(task, report.get("eni"), stopped=task.last_status == TaskStatus.STOPPED):
         changed = True
     health = task_health(task.containers, health_checked)
     if health != task.health_status:
