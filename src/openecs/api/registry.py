@@ -7,8 +7,10 @@ from openecs.api.handlers import (
     ecs_account_settings,
     ecs_attributes,
     ecs_clusters,
+    ecs_container_instances,
     ecs_tags,
     ecs_task_definitions,
+    ecs_tasks,
 )
 from openecs.api.json_protocol import JsonService, load_service_model
 
@@ -20,6 +22,8 @@ _ECS_MODULES = (
     ecs_tags,
     ecs_account_settings,
     ecs_attributes,
+    ecs_tasks,
+    ecs_container_instances,
 )
 
 
