@@ -261,7 +261,7 @@ async def test_events_resume_after_a_cut_without_repeating_and_mark_the_reconnec
             seen.append(str(item.get("Action", item["Type"])))
             if len(seen) == 5:
                 break
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
     assert seen == ["create", "start", RECONNECTED, "die", "destroy"]
     assert sinces[1] == "1700000000.000000002"
 

@@ -330,7 +330,7 @@ async def test_simulated_reconnect_yields_resync(runtime: FakeRuntime) -> None:
     runtime.simulate_reconnect()
     event = await asyncio.wait_for(first, 1)
     assert event.action is EventAction.RESYNC
-    await events.aclose()  # type: ignore[attr-defined]
+    await events.aclose()
 
 
 async def test_aclose_ends_event_iterators(clock: FakeClock) -> None:

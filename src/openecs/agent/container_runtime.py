@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import signal as signals
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -374,7 +374,7 @@ class ContainerRuntime(Protocol):
 
     def events(
         self, *, labels: Mapping[str, str] | None = None, since: float | None = None
-    ) -> AsyncIterator[ContainerEvent]:
+    ) -> AsyncGenerator[ContainerEvent, None]:
         """Container events from the moment of this call (or from `since`,
         epoch seconds), for containers carrying all of `labels`. Reconnects by itself and yields
         RESYNC when it did. Ends when the runtime is closed."""

@@ -33,7 +33,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -643,7 +643,7 @@ class DockerClient:
         reconnect: bool = False,
         retry_delay: float = 0.2,
         max_retry_delay: float = 5.0,
-    ) -> AsyncIterator[JSON]:
+    ) -> AsyncGenerator[JSON, None]:
         """Docker's event stream as parsed dicts (`Type`, `Action`, `Actor`, `timeNano`...).
 
         The stream starts at the moment of this call, not of the first iteration:
@@ -669,7 +669,7 @@ class DockerClient:
         reconnect: bool,
         retry_delay: float,
         max_retry_delay: float,
-    ) -> AsyncIterator[JSON]:
+    ) -> AsyncGenerator[JSON, None]:
         last_nanos = start_nanos
         seen_at_last: set[tuple[Any, ...]] = set()
         delay = retry_delay

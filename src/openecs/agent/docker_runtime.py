@@ -8,7 +8,7 @@ latency stays that of Docker itself.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,7 @@ class DockerRuntime:
 
     def events(
         self, *, labels: Mapping[str, str] | None = None, since: float | None = None
-    ) -> AsyncIterator[ContainerEvent]:
+    ) -> AsyncGenerator[ContainerEvent, None]:
         filters = {"type": ["container"], "event": _EVENT_ACTIONS}
         if labels:
             filters["label"] = [f"{key}={value}" for key, value in labels.items()]
@@ -123,7 +123,7 @@ class DockerRuntime:
 
     async def _events(
         self, raw_events: AsyncIterator[dict[str, Any]]
-    ) -> AsyncIterator[ContainerEvent]:
+    ) -> AsyncGenerator[ContainerEvent, None]:
         async for raw in raw_events:
             event = parse_event(raw)
             if event is not None:

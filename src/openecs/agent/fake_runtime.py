@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -338,13 +338,13 @@ class FakeRuntime:
 
     def events(
         self, *, labels: Mapping[str, str] | None = None, since: float | None = None
-    ) -> AsyncIterator[ContainerEvent]:
+    ) -> AsyncGenerator[ContainerEvent, None]:
         # Events count from this call, not from the first iteration, like Docker's.
         return self._events(labels or {}, since, len(self._history))
 
     async def _events(
         self, labels: Mapping[str, str], since: float | None, start: int
-    ) -> AsyncIterator[ContainerEvent]:
+    ) -> AsyncGenerator[ContainerEvent, None]:
         if self._closed:
             return
         queue: asyncio.Queue[ContainerEvent | None] = asyncio.Queue()
