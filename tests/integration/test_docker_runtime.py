@@ -256,3 +256,20 @@ async def test_volumes_are_created_mounted_and_refused_removal_while_used(
         await docker_runtime.remove_volume(volume)
     await docker_runtime.remove(container)
     await docker_runtime.remove_volume(volume)
+
+
+async def test_event_iterators_end_when_the_runtime_is_closed(
+    docker_labels: dict[str, str],
+) -> None:
+    runtime = DockerRuntime()
+    seen: list[ContainerEvent] = []
+
+    async def consume() -> None:
+        async for event in runtime.events(labels={"openecs.test.group": uuid.uuid4().hex}):
+            seen.append(event)
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0.3)
+    await runtime.aclose()
+    await asyncio.wait_for(consumer, 5)
+    assert seen == []
