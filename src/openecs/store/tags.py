@@ -1,14 +1,24 @@
-"""Tags of any resource, keyed by its ARN."""
+"""Tags of any resource, keyed by its ARN, and the look-ups that tell whether a
+taggable resource with a given ARN exists."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from openecs.store.tables import tags
+from openecs.domain.scope import Scope
+from openecs.store.tables import container_instances, services, tags, task_definitions, tasks
 
-__all__ = ["delete_all", "get_tags", "get_tags_many", "put_tags", "remove_tags"]
+__all__ = [
+    "delete_all",
+    "get_tags",
+    "get_tags_many",
+    "put_tags",
+    "remove_tags",
+    "resource_exists",
+]
 
 
 def get_tags(conn: Connection, arn: str) -> dict[str, str]:
@@ -49,3 +59,42 @@ def remove_tags(conn: Connection, arn: str, keys: Iterable[str]) -> None:
 
 def delete_all(conn: Connection, arn: str) -> None:
     conn.execute(delete(tags).where(tags.c.resource_arn == arn))
+
+
+def resource_exists(conn: Connection, scope: Scope, resource_type: str, arn: str) -> bool:
+    """Whether the service, task, container instance or task definition with this exact
+    ARN exists in the scope. The ARN's last segment narrows the search to an index."""
+    key = arn.rsplit("/", 1)[-1]
+    query: Any
+    if resource_type == "service":
+        query = select(services.c.id).where(
+            services.c.account_id == scope.account_id,
+            services.c.region == scope.region,
+            services.c.name == key,
+            services.c.arn == arn,
+        )
+    elif resource_type == "task":
+        query = select(tasks.c.task_id).where(
+            tasks.c.task_id == key,
+            tasks.c.account_id == scope.account_id,
+            tasks.c.region == scope.region,
+            tasks.c.arn == arn,
+        )
+    elif resource_type == "container-instance":
+        query = select(container_instances.c.instance_id).where(
+            container_instances.c.instance_id == key,
+            container_instances.c.account_id == scope.account_id,
+            container_instances.c.region == scope.region,
+            container_instances.c.arn == arn,
+        )
+    elif resource_type == "task-definition":
+        family = key.rpartition(":")[0]
+        query = select(task_definitions.c.revision).where(
+            task_definitions.c.account_id == scope.account_id,
+            task_definitions.c.region == scope.region,
+            task_definitions.c.family == family,
+            task_definitions.c.arn == arn,
+        )
+    else:
+        raise ValueError(f"not a taggable resource type with a table: {resource_type}")
+    return conn.execute(query.limit(1)).first() is not None
