@@ -147,6 +147,16 @@ def test_a_string_where_a_boolean_belongs_is_a_serialization_exception(
     )
 
 
+def test_a_lone_surrogate_in_a_string_is_a_serialization_exception(
+    server: ServerProcess, http: httpx.Client
+) -> None:
+    response = post(server, http, "DeleteCluster", body=b'{"cluster": "x\\ud800"}')
+    assert error_of(response) == (
+        "SerializationException",
+        "Unexpected value for 'cluster': the string is not valid Unicode.",
+    )
+
+
 def test_an_operation_the_model_does_not_know_is_an_unknown_operation(
     server: ServerProcess, http: httpx.Client
 ) -> None:

@@ -236,6 +236,20 @@ def test_map_keys_and_values_are_checked() -> None:
     assert "Value 'X' at 'labels.key' failed to satisfy constraint" in message
 
 
+def test_a_null_inside_a_list_is_a_missing_member() -> None:
+    assert problem({"items": ["ab", None]}) == (
+        "1 validation error detected: Value null at 'items.2.member' failed to satisfy "
+        "constraint: Member must not be null"
+    )
+
+
+def test_a_null_map_value_is_a_missing_member() -> None:
+    assert problem({"labels": {"ab": None}}) == (
+        "1 validation error detected: Value null at 'labels.ab' failed to satisfy "
+        "constraint: Member must not be null"
+    )
+
+
 def test_at_most_ten_problems_are_listed_but_all_are_counted() -> None:
     message = problem({"name": "A", "items": ["A", "B", "C", "D"], "count": 0, "colour": "x"})
     assert message.startswith("13 validation errors detected: ")
@@ -271,6 +285,8 @@ def test_the_error_class_is_the_services_choice() -> None:
         ({"items": "ab"}, "Unexpected value type for 'items': expected a list."),
         ({"node": "ab"}, "Unexpected value type for 'node': expected a structure."),
         ({"items": [["ab"]]}, "Unexpected value type for 'items.1.member': expected a string "),
+        ({"name": "a\ud800b"}, "Unexpected value for 'name': the string is not valid Unicode."),
+        ({"labels": {"\udfff": "ab"}}, "Unexpected value for 'labels.key': the string is not "),
     ],
 )
 def test_a_value_of_the_wrong_json_type(body: dict[str, Any], message: str) -> None:

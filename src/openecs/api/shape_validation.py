@@ -109,10 +109,7 @@ class RequestValidator:
                 out[name] = member_check(item, _join(path, name), problems)
             for name in required:
                 if name not in out:
-                    problems.append(
-                        f"Value null at '{_join(path, name)}' failed to satisfy constraint: "
-                        "Member must not be null"
-                    )
+                    problems.append(_null(_join(path, name)))
             return out
 
         return check
@@ -127,9 +124,15 @@ class RequestValidator:
                     f"Unexpected value type for '{path}': expected a list."
                 )
             _check_length(len(value), low, high, value, path, problems)
-            return [
-                member(item, f"{path}.{i + 1}.member", problems) for i, item in enumerate(value)
-            ]
+            out = []
+            for i, item in enumerate(value):
+                item_path = f"{path}.{i + 1}.member"
+                if item is None:
+                    # A null inside a list is never absent: handlers must not see it.
+                    problems.append(_null(item_path))
+                    continue
+                out.append(member(item, item_path, problems))
+            return out
 
         return check
 
@@ -142,12 +145,19 @@ class RequestValidator:
             if not isinstance(value, dict):
                 raise SerializationException(f"Unexpected value type for '{path}': expected a map.")
             _check_length(len(value), low, high, value, path, problems)
-            return {
-                key_check(k, f"{path}.key", problems): value_check(v, f"{path}.{k}", problems)
-                for k, v in value.items()
-            }
+            out = {}
+            for k, v in value.items():
+                if v is None:
+                    problems.append(_null(f"{path}.{k}"))
+                    continue
+                out[key_check(k, f"{path}.key", problems)] = value_check(v, f"{path}.{k}", problems)
+            return out
 
         return check
+
+
+def _null(path: str) -> str:
+    return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
 
 
 def _join(path: str, name: str) -> str:
@@ -190,6 +200,14 @@ def _compile_string(shape: Shape) -> Checker:
                 f"Unexpected value type for '{path}': "
                 f"expected a string but got {_json_type(value)}."
             )
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                # JSON may escape a lone surrogate; no store or ARN can hold one.
+                raise SerializationException(
+                    f"Unexpected value for '{path}': the string is not valid Unicode."
+                ) from None
         _check_length(len(value), low, high, value, path, problems)
         if enum is not None and value not in enum_set:
             problems.append(
