@@ -8,6 +8,7 @@ from openecs.api.handlers import (
     ecs_attributes,
     ecs_clusters,
     ecs_container_instances,
+    ecs_services,
     ecs_tags,
     ecs_task_definitions,
     ecs_tasks,
@@ -24,6 +25,7 @@ _ECS_MODULES = (
     ecs_attributes,
     ecs_tasks,
     ecs_container_instances,
+    ecs_services,
 )
 
 

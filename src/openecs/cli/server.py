@@ -18,6 +18,7 @@ from openecs.api.registry import build_services
 from openecs.cli.credentials import load_or_create_credentials
 from openecs.controllers.housekeeping import housekeeping_steps
 from openecs.controllers.loop import ControllerLoop
+from openecs.controllers.services import service_steps
 from openecs.platform.clock import SystemClock
 from openecs.platform.config import ServerConfig, env_default
 from openecs.platform.logging import configure_logging
@@ -99,6 +100,7 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             agent_timeout=config.agent_timeout_seconds,
             task_retention=config.task_retention_seconds,
         )
+        + service_steps(backend)
     )
 
     @asynccontextmanager

@@ -7,11 +7,14 @@ step that fails simply runs again on its next tick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
+
+from openecs.platform.signals import Signals
 
 __all__ = ["ControllerLoop", "Step"]
 
@@ -23,6 +26,8 @@ class Step:
     name: str
     interval: float
     run: Callable[[], object]
+    # Run at once (not only every `interval`) when this key is notified.
+    wake: tuple[Signals, str] | None = None
 
 
 class ControllerLoop:
@@ -39,9 +44,20 @@ class ControllerLoop:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _every(self, step: Step) -> None:
+        if step.wake is None:
+            while True:
+                await self._run(step)
+                await asyncio.sleep(step.interval)
+        signals, key = step.wake
         while True:
-            try:
-                await run_in_threadpool(step.run)
-            except Exception:
-                log.exception("controller step failed", extra={"step": step.name})
-            await asyncio.sleep(step.interval)
+            # Listen before running, so a change made during the run triggers the next one.
+            with signals.listen(key) as woken:
+                await self._run(step)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), step.interval)
+
+    async def _run(self, step: Step) -> None:
+        try:
+            await run_in_threadpool(step.run)
+        except Exception:
+            log.exception("controller step failed", extra={"step": step.name})

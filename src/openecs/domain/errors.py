@@ -32,6 +32,8 @@ __all__ = [
     "ResourceNotFoundException",
     "SerializationException",
     "ServerException",
+    "ServiceNotActiveException",
+    "ServiceNotFoundException",
     "UnknownOperationException",
     "UnrecognizedClientException",
     "UnsupportedFeatureException",
@@ -125,3 +127,11 @@ class InvalidSignatureException(ClientError):
 
 class IncompleteSignatureException(ClientError):
     code = "IncompleteSignatureException"
+
+
+class ServiceNotFoundException(ClientError):
+    code = "ServiceNotFoundException"
+
+
+class ServiceNotActiveException(ClientError):
+    code = "ServiceNotActiveException"

@@ -127,6 +127,9 @@ class Task:
     stopped_at: float | None = None
     stop_code: str | None = None
     stopped_reason: str | None = None
+    # Scale-in protection (UpdateTaskProtection): services leave protected tasks alone.
+    protection_enabled: bool = False
+    protection_expires_at: float | None = None
     # ECS's `version`: bumped on every change a client can see.
     version: int = 1
     # Optimistic-concurrency counter of the row (not shown to clients).
@@ -139,6 +142,11 @@ class Task:
     @property
     def wants_stop(self) -> bool:
         return self.desired_status == TaskStatus.STOPPED
+
+    def protected(self, now: float) -> bool:
+        return self.protection_enabled and (
+            self.protection_expires_at is None or self.protection_expires_at > now
+        )
 
     def to_doc(self) -> dict[str, Any]:
         doc = asdict(self)

@@ -237,3 +237,18 @@ def delete_stopped_before(conn: Connection, cutoff: float) -> list[str]:
             )
         )
     return arns
+
+
+def for_group(conn: Connection, scope: Scope, cluster: str, group: str) -> list[Task]:
+    """A group's tasks, stopped ones included while they are retained (failure counts)."""
+    rows = conn.execute(
+        select(tasks.c.doc, tasks.c.version)
+        .where(
+            tasks.c.account_id == scope.account_id,
+            tasks.c.region == scope.region,
+            tasks.c.cluster == cluster,
+            tasks.c.group_name == group,
+        )
+        .order_by(tasks.c.created_at)
+    )
+    return [_from_row(r) for r in rows]

@@ -83,6 +83,7 @@ def apply_reports(
         bodies = _definitions(conn, scope, tasks.values())
         now = backend.clock.now()
         changed = 0
+        service_changed = False
         for tid, report in zip(ids, reports, strict=True):
             task = tasks.get(tid)
             if task is None or task.container_instance_id != instance_id:
@@ -94,6 +95,12 @@ def apply_reports(
             if apply_report(task, report, now=now, health_checked=checked):
                 task_rows.save(conn, task)
                 changed += 1
+                service_changed = service_changed or (task.group or "").startswith("service:")
+        if service_changed:
+            woken.append("services")
         return changed
 
-    return backend.write(work)
+    woken: list[str] = []
+    result = backend.write(work)
+    backend.controller_signals.notify(woken)
+    return result

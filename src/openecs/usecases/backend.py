@@ -30,6 +30,8 @@ class Backend:
     clock: Clock = field(default_factory=SystemClock)
     # Wakes agents' long polls when their desired tasks change.
     instance_signals: Signals = field(default_factory=Signals)
+    # Wakes controllers when what they watch changes ("services": a service or its tasks).
+    controller_signals: Signals = field(default_factory=Signals)
 
     @classmethod
     def open(cls, database_url: str, clock: Clock | None = None) -> Backend:

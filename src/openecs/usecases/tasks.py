@@ -41,9 +41,11 @@ from openecs.usecases.task_definitions import resolve_task_definition
 
 __all__ = [
     "LaunchRequest",
+    "Launched",
     "TaskDescription",
     "describe_tasks",
     "expire_stopped_tasks",
+    "launch_in_transaction",
     "list_tasks",
     "run_task",
     "start_task",
@@ -247,6 +249,95 @@ def _tags_for(req: LaunchRequest, td_tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+@dataclass(slots=True)
+class Launched:
+    tasks: list[Task]
+    failures: list[dict[str, str]]
+    tags: dict[str, str]
+    # Instances that got tasks: their agents are woken once the transaction commits.
+    instances: list[str]
+
+
+def launch_in_transaction(
+    conn: Connection,
+    backend: Backend,
+    scope: Scope,
+    req: LaunchRequest,
+    *,
+    chosen: list[str] | None = None,
+    extra_tags: dict[str, str] | None = None,
+) -> Launched:
+    """Resolve, place and create tasks inside the caller's write transaction.
+
+    RunTask and StartTask use it on their own; the service controller uses it
+    for the tasks of a deployment (group `service:NAME`, startedBy the deployment).
+    """
+    cluster = require_active_cluster(conn, scope, req.cluster)
+    if req.client_token:
+        earlier = task_rows.by_client_token(conn, scope, cluster.name, req.client_token)
+        if earlier:
+            tags = tag_rows.get_tags(conn, earlier[0].arn)
+            return Launched(earlier, [], tags, [])
+    td = resolve_task_definition(conn, scope, req.task_definition)
+    if chosen is not None:
+        launch_type, provider = "EC2", None
+    else:
+        launch_type, provider = _launch_type(req, cluster.default_capacity_provider_strategy)
+    _check_compatibility(td, launch_type, req)
+    reservation = reservation_for(td.body, req.overrides)
+    fargate = launch_type == "FARGATE"
+    view = _capacity_view(
+        conn,
+        scope,
+        FARGATE_POOL if fargate else cluster.name,
+        CapacityKind.FARGATE if fargate else CapacityKind.EC2,
+    )
+    failures: list[dict[str, str]] = []
+    if chosen is not None:
+        wanted = {instance_id_from(ref): ref for ref in chosen}
+        known = {v.instance.instance_id for v in view.instances}
+        for iid, ref in wanted.items():
+            if iid not in known:
+                failures.append({"arn": ref, "reason": "MISSING"})
+        view = ClusterView([v for v in view.instances if v.instance.instance_id in wanted])
+    request = PlacementRequest(
+        count=req.count if chosen is None else len(view.instances),
+        reservation=reservation,
+        group=req.group or f"family:{td.family}",
+        launch_type=launch_type,
+        strategy=(("spread", "instanceId"),) if fargate else (("random", None),),
+        seed=int(backend.clock.now() * 1000),
+    )
+    if chosen is not None:
+        placements, plan_failures = _start_on_each(view, request)
+    else:
+        plan = place_tasks(view, request)
+        placements, plan_failures = plan.placements, plan.failures
+    by_id = {v.instance.instance_id: v.instance for v in view.instances}
+    for reason, detail in plan_failures:
+        failures.append({"arn": cluster.arn, "reason": reason, "detail": detail})
+    now = backend.clock.now()
+    new = [
+        _new_task(
+            scope,
+            cluster.name,
+            td,
+            req,
+            launch_type=launch_type,
+            capacity_provider=provider,
+            instance=by_id[iid],
+            reservation=reservation,
+            now=now,
+        )
+        for iid in placements
+    ]
+    task_rows.insert_tasks(conn, new, req.client_token)
+    tags = {**(extra_tags or {}), **_tags_for(req, tag_rows.get_tags(conn, td.arn))}
+    for task in new:
+        tag_rows.put_tags(conn, task.arn, tags)
+    return Launched(new, failures, tags, sorted(set(placements)))
+
+
 def _launch(
     backend: Backend, scope: Scope, req: LaunchRequest, *, chosen: list[str] | None
 ) -> tuple[list[TaskDescription], list[dict[str, str]]]:
@@ -254,77 +345,13 @@ def _launch(
         raise InvalidParameterException("count must be between 1 and 10.")
     if req.started_by is not None and len(req.started_by) > 128:
         raise InvalidParameterException("startedBy must be at most 128 characters.")
-    notified: list[str] = []
 
-    def work(conn: Connection) -> tuple[list[TaskDescription], list[dict[str, str]]]:
-        cluster = require_active_cluster(conn, scope, req.cluster)
-        if req.client_token:
-            earlier = task_rows.by_client_token(conn, scope, cluster.name, req.client_token)
-            if earlier:
-                return [TaskDescription(t, tag_rows.get_tags(conn, t.arn)) for t in earlier], []
-        td = resolve_task_definition(conn, scope, req.task_definition)
-        if chosen is not None:
-            launch_type, provider = "EC2", None
-        else:
-            launch_type, provider = _launch_type(req, cluster.default_capacity_provider_strategy)
-        _check_compatibility(td, launch_type, req)
-        reservation = reservation_for(td.body, req.overrides)
-        fargate = launch_type == "FARGATE"
-        view = _capacity_view(
-            conn,
-            scope,
-            FARGATE_POOL if fargate else cluster.name,
-            CapacityKind.FARGATE if fargate else CapacityKind.EC2,
-        )
-        failures: list[dict[str, str]] = []
-        if chosen is not None:
-            wanted = {instance_id_from(ref): ref for ref in chosen}
-            known = {v.instance.instance_id for v in view.instances}
-            for iid, ref in wanted.items():
-                if iid not in known:
-                    failures.append({"arn": ref, "reason": "MISSING"})
-            view = ClusterView([v for v in view.instances if v.instance.instance_id in wanted])
-        request = PlacementRequest(
-            count=req.count if chosen is None else len(view.instances),
-            reservation=reservation,
-            group=req.group or f"family:{td.family}",
-            launch_type=launch_type,
-            strategy=(("spread", "instanceId"),) if fargate else (("random", None),),
-            seed=int(backend.clock.now() * 1000),
-        )
-        if chosen is not None:
-            placements, plan_failures = _start_on_each(view, request)
-        else:
-            plan = place_tasks(view, request)
-            placements, plan_failures = plan.placements, plan.failures
-        by_id = {v.instance.instance_id: v.instance for v in view.instances}
-        for reason, detail in plan_failures:
-            failures.append({"arn": cluster.arn, "reason": reason, "detail": detail})
-        now = backend.clock.now()
-        new = [
-            _new_task(
-                scope,
-                cluster.name,
-                td,
-                req,
-                launch_type=launch_type,
-                capacity_provider=provider,
-                instance=by_id[iid],
-                reservation=reservation,
-                now=now,
-            )
-            for iid in placements
-        ]
-        task_rows.insert_tasks(conn, new, req.client_token)
-        tags = _tags_for(req, tag_rows.get_tags(conn, td.arn))
-        for task in new:
-            tag_rows.put_tags(conn, task.arn, tags)
-        notified[:] = sorted(set(placements))
-        return [TaskDescription(t, tags) for t in new], failures
+    def work(conn: Connection) -> Launched:
+        return launch_in_transaction(conn, backend, scope, req, chosen=chosen)
 
-    result = backend.write(work)
-    backend.instance_signals.notify(notified)
-    return result
+    launched = backend.write(work)
+    backend.instance_signals.notify(launched.instances)
+    return [TaskDescription(t, launched.tags) for t in launched.tasks], launched.failures
 
 
 def _start_on_each(

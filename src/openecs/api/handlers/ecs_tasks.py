@@ -7,7 +7,7 @@ from typing import Any
 from openecs.api.context import RequestContext
 from openecs.domain.tags import tags_to_api
 from openecs.domain.task import ContainerRun, Task
-from openecs.usecases import tasks
+from openecs.usecases import task_protection, tasks
 from openecs.usecases.tasks import LaunchRequest, TaskDescription
 
 __all__ = ["OPERATIONS", "present_task"]
@@ -136,7 +136,28 @@ def list_tasks(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"taskArns": arns, "nextToken": token}
 
 
+def update_task_protection(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    found, failures = task_protection.update_task_protection(
+        ctx.backend,
+        ctx.scope,
+        p.get("cluster"),
+        p["tasks"],
+        bool(p["protectionEnabled"]),
+        p.get("expiresInMinutes"),
+    )
+    return {"protectedTasks": found, "failures": failures}
+
+
+def get_task_protection(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    found, failures = task_protection.get_task_protection(
+        ctx.backend, ctx.scope, p.get("cluster"), p.get("tasks")
+    )
+    return {"protectedTasks": found, "failures": failures}
+
+
 OPERATIONS = {
+    "UpdateTaskProtection": update_task_protection,
+    "GetTaskProtection": get_task_protection,
     "RunTask": run_task,
     "StartTask": start_task,
     "StopTask": stop_task,

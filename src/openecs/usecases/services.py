@@ -1,0 +1,605 @@
+"""Services: CreateService, UpdateService, DeleteService, DescribeServices,
+ListServices, service deployments and revisions — and the apply step of the
+service controller (the decision itself is controllers.service_reconcile)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from openecs.domain.arns import cluster_arn, parse_arn, service_arn
+from openecs.domain.errors import (
+    ClusterNotFoundException,
+    InvalidParameterException,
+    ServiceNotActiveException,
+    ServiceNotFoundException,
+)
+from openecs.domain.scope import Scope
+from openecs.domain.service import (
+    Deployment,
+    DeploymentStatus,
+    RolloutState,
+    Service,
+    ServiceStatus,
+)
+from openecs.domain.tags import tags_from_api
+from openecs.domain.task import StopCode, Task
+from openecs.domain.task_lifecycle import request_stop
+from openecs.platform.ids import new_uuid
+from openecs.store import container_instances as instance_rows
+from openecs.store import services as service_rows
+from openecs.store import tags as tag_rows
+from openecs.store import tasks as task_rows
+from openecs.usecases.backend import Backend
+from openecs.usecases.clusters import require_active_cluster
+from openecs.usecases.pagination import decode_token, encode_token, page_limit
+from openecs.usecases.task_definitions import resolve_task_definition
+from openecs.usecases.tasks import LaunchRequest, launch_in_transaction
+
+__all__ = [
+    "ServiceDescription",
+    "create_service",
+    "delete_service",
+    "describe_services",
+    "list_services",
+    "require_service",
+    "service_name_from",
+    "update_service",
+]
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# Fields that make a new deployment when UpdateService changes them.
+_DEPLOYMENT_FIELDS = (
+    "taskDefinition",
+    "networkConfiguration",
+    "launchType",
+    "capacityProviderStrategy",
+    "platformVersion",
+    "loadBalancers",
+)
+
+
+@dataclass(slots=True)
+class ServiceDescription:
+    service: Service
+    # deployment id → (running, pending) counts, from the live tasks.
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def new_deployment_id() -> str:
+    return "ecs-svc/" + "".join(secrets.choice("0123456789") for _ in range(19))
+
+
+def service_name_from(ref: str) -> str:
+    arn = parse_arn(ref)
+    if arn is None:
+        return ref
+    if arn.resource_type != "service":
+        raise InvalidParameterException(f"Invalid service identifier: {ref}")
+    return arn.resource.rsplit("/", 1)[-1]
+
+
+def require_service(conn: Connection, scope: Scope, cluster: str, ref: str) -> Service:
+    service = service_rows.get(conn, scope, cluster, service_name_from(ref))
+    if service is None:
+        raise ServiceNotFoundException("Service not found.")
+    return service
+
+
+def _describe(
+    conn: Connection, scope: Scope, service: Service, with_tags: bool
+) -> ServiceDescription:
+    tasks = task_rows.for_group(conn, scope, service.cluster, service.group)
+    counts: dict[str, tuple[int, int]] = {}
+    for d in service.deployments:
+        mine = [t for t in tasks if t.started_by == d.id and t.last_status != "STOPPED"]
+        running = sum(1 for t in mine if t.last_status == "RUNNING")
+        counts[d.id] = (running, len(mine) - running)
+    return ServiceDescription(
+        service, counts, tag_rows.get_tags(conn, service.arn) if with_tags else {}
+    )
+
+
+def _validate_deployment_configuration(config: Mapping[str, Any], daemon: bool) -> None:
+    max_pct = config.get("maximumPercent")
+    min_pct = config.get("minimumHealthyPercent")
+    if min_pct is not None and not 0 <= min_pct <= 100:
+        raise InvalidParameterException(
+            "minimumHealthyPercent must be between 0 and 100 inclusive."
+        )
+    if max_pct is not None and max_pct < 100 and not daemon:
+        raise InvalidParameterException("maximumPercent must be greater than or equal to 100.")
+    if max_pct is not None and min_pct is not None and max_pct <= min_pct:
+        raise InvalidParameterException(
+            "maximumPercent must be greater than minimumHealthyPercent."
+        )
+
+
+def _snapshot(p: Mapping[str, Any], base: Deployment | None, td_arn: str) -> dict[str, Any]:
+    """The launch settings of a deployment: those given, else the previous deployment's."""
+
+    def pick(key: str, attr: str) -> Any:
+        if key in p and p[key] is not None:
+            return p[key]
+        return getattr(base, attr) if base is not None else None
+
+    return {
+        "task_definition": td_arn,
+        "launch_type": pick("launchType", "launch_type"),
+        "capacity_provider_strategy": pick("capacityProviderStrategy", "capacity_provider_strategy")
+        or [],
+        "network_configuration": pick("networkConfiguration", "network_configuration"),
+        "platform_version": pick("platformVersion", "platform_version"),
+        "load_balancers": pick("loadBalancers", "load_balancers") or [],
+    }
+
+
+def _new_deployment(
+    service: Service, snapshot: Mapping[str, Any], now: float, *, rollback_of: str | None = None
+) -> Deployment:
+    revision_id = secrets.token_hex(8)
+    deployment = Deployment(
+        id=new_deployment_id(),
+        revision_id=revision_id,
+        status=DeploymentStatus.PRIMARY,
+        created_at=now,
+        updated_at=now,
+        rollback_of=rollback_of,
+        source_revisions=[d.revision_id for d in service.live_deployments],
+        deployment_configuration=dict(service.deployment_configuration),
+        **snapshot,
+    )
+    deployment.rollout_state_reason = f"ECS deployment {deployment.id} in progress."
+    service.revisions[revision_id] = {"createdAt": now, **dict(snapshot)}
+    for d in service.deployments:
+        if d.status == DeploymentStatus.PRIMARY:
+            d.status = DeploymentStatus.ACTIVE
+            d.updated_at = now
+    service.deployments.insert(0, deployment)
+    # Keep history bounded: the live deployments plus the ten most recent retired ones.
+    retired = [d for d in service.deployments if d.status == DeploymentStatus.INACTIVE]
+    for old in retired[10:]:
+        service.deployments.remove(old)
+    return deployment
+
+
+def _check_launch(p: Mapping[str, Any], td_network_mode: str, daemon: bool) -> None:
+    if p.get("launchType") and p.get("capacityProviderStrategy"):
+        raise InvalidParameterException(
+            "Specifying both a launch type and capacity provider strategy is not supported. "
+            "Remove one and try again."
+        )
+    if daemon and (p.get("launchType") == "FARGATE" or p.get("capacityProviderStrategy")):
+        raise InvalidParameterException(
+            "The daemon scheduling strategy does not support the FARGATE launch type."
+        )
+    vpc = (p.get("networkConfiguration") or {}).get("awsvpcConfiguration")
+    if td_network_mode == "awsvpc" and not vpc:
+        raise InvalidParameterException(
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+        )
+    if td_network_mode != "awsvpc" and p.get("networkConfiguration"):
+        raise InvalidParameterException(
+            "Network Configuration is not valid for the given networkMode of this task definition."
+        )
+
+
+def _check_load_balancers(lbs: list[dict[str, Any]], containers: list[dict[str, Any]]) -> None:
+    by_name = {c["name"]: c for c in containers}
+    for lb in lbs:
+        name = lb.get("containerName")
+        container = by_name.get(name or "")
+        if container is None:
+            raise InvalidParameterException(
+                f"The container {name} does not exist in the task definition."
+            )
+        ports = {pm.get("containerPort") for pm in container.get("portMappings") or ()}
+        if lb.get("containerPort") not in ports:
+            raise InvalidParameterException(
+                f"The container {name} did not have a container port {lb.get('containerPort')} "
+                "defined."
+            )
+
+
+def create_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> ServiceDescription:
+    name = p["serviceName"]
+    if not _NAME.fullmatch(name):
+        raise InvalidParameterException(
+            "Service name can only contain letters, numbers, hyphens and underscores, "
+            "and be 1 to 255 characters long."
+        )
+    strategy = p.get("schedulingStrategy") or "REPLICA"
+    daemon = strategy == "DAEMON"
+    if daemon and p.get("desiredCount") is not None:
+        raise InvalidParameterException(
+            "The daemon scheduling strategy does not support a desired count for services."
+        )
+    desired = int(p.get("desiredCount") or 0)
+    if desired < 0:
+        raise InvalidParameterException("desiredCount cannot be negative.")
+    if not p.get("taskDefinition"):
+        raise InvalidParameterException("TaskDefinition must be specified.")
+    config = dict(p.get("deploymentConfiguration") or {})
+    _validate_deployment_configuration(config, daemon)
+    grace = p.get("healthCheckGracePeriodSeconds")
+    if grace is not None and not p.get("loadBalancers"):
+        raise InvalidParameterException(
+            "Health check grace period is only valid for services configured to use load balancers"
+        )
+    tags = tags_from_api(p.get("tags") or [])
+
+    def work(conn: Connection) -> ServiceDescription:
+        cluster = require_active_cluster(conn, scope, p.get("cluster"))
+        existing = service_rows.get(conn, scope, cluster.name, name)
+        if existing is not None and existing.status != ServiceStatus.INACTIVE:
+            token = p.get("clientToken")
+            if token and existing.client_token == token:
+                return _describe(conn, scope, existing, True)
+            raise InvalidParameterException("Creation of service was not idempotent.")
+        td = resolve_task_definition(conn, scope, p["taskDefinition"])
+        if not td.active:
+            raise InvalidParameterException("TaskDefinition is inactive")
+        _check_launch(p, td.network_mode, daemon)
+        _check_load_balancers(p.get("loadBalancers") or [], td.container_definitions)
+        launch_type = p.get("launchType")
+        if not launch_type and not p.get("capacityProviderStrategy"):
+            launch_type = None if cluster.default_capacity_provider_strategy else "EC2"
+        if launch_type == "FARGATE" and "FARGATE" not in td.compatibilities:
+            raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
+        now = backend.clock.now()
+        service = Service(
+            name=name,
+            arn=service_arn(scope, cluster.name, name),
+            account_id=scope.account_id,
+            region=scope.region,
+            cluster=cluster.name,
+            cluster_arn=cluster.arn,
+            status=ServiceStatus.ACTIVE,
+            desired_count=desired,
+            created_at=now,
+            created_by=scope.principal_arn,
+            scheduling_strategy=strategy,
+            launch_type=launch_type,
+            capacity_provider_strategy=list(p.get("capacityProviderStrategy") or []),
+            platform_version=p.get("platformVersion"),
+            deployment_configuration={
+                "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+                "maximumPercent": 100 if daemon else 200,
+                "minimumHealthyPercent": 0 if daemon else 100,
+                **config,
+            },
+            placement_constraints=list(p.get("placementConstraints") or []),
+            placement_strategy=list(p.get("placementStrategy") or []),
+            network_configuration=p.get("networkConfiguration"),
+            load_balancers=list(p.get("loadBalancers") or []),
+            health_check_grace_period=int(grace or 0),
+            propagate_tags=p.get("propagateTags") or "NONE",
+            enable_ecs_managed_tags=bool(p.get("enableECSManagedTags", False)),
+            enable_execute_command=bool(p.get("enableExecuteCommand", False)),
+            role_arn=p.get("role"),
+            client_token=p.get("clientToken"),
+        )
+        snapshot = _snapshot({**p, "launchType": launch_type}, None, td.arn)
+        _new_deployment(service, snapshot, now)
+        service_rows.insert_service(conn, service)
+        tag_rows.put_tags(conn, service.arn, tags)
+        return ServiceDescription(service, {service.primary.id: (0, 0)}, tags)
+
+    result = backend.write(work)
+    backend.controller_signals.notify(["services"])
+    return result
+
+
+def update_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> ServiceDescription:
+    def work(conn: Connection) -> ServiceDescription:
+        cluster = require_active_cluster(conn, scope, p.get("cluster"))
+        service = require_service(conn, scope, cluster.name, p["service"])
+        if service.status != ServiceStatus.ACTIVE:
+            raise ServiceNotActiveException("Service was not ACTIVE.")
+        daemon = service.scheduling_strategy == "DAEMON"
+        now = backend.clock.now()
+        if p.get("desiredCount") is not None:
+            if daemon:
+                raise InvalidParameterException(
+                    "The daemon scheduling strategy does not support a desired count for services."
+                )
+            if p["desiredCount"] < 0:
+                raise InvalidParameterException("desiredCount cannot be negative.")
+            service.desired_count = int(p["desiredCount"])
+        if p.get("deploymentConfiguration") is not None:
+            merged = {**service.deployment_configuration, **p["deploymentConfiguration"]}
+            _validate_deployment_configuration(merged, daemon)
+            service.deployment_configuration = merged
+        for key, attr in (
+            ("placementConstraints", "placement_constraints"),
+            ("placementStrategy", "placement_strategy"),
+        ):
+            if p.get(key) is not None:
+                setattr(service, attr, list(p[key]))
+        if p.get("healthCheckGracePeriodSeconds") is not None:
+            service.health_check_grace_period = int(p["healthCheckGracePeriodSeconds"])
+        if p.get("propagateTags") is not None:
+            service.propagate_tags = p["propagateTags"]
+        if p.get("enableECSManagedTags") is not None:
+            service.enable_ecs_managed_tags = bool(p["enableECSManagedTags"])
+        if p.get("enableExecuteCommand") is not None:
+            service.enable_execute_command = bool(p["enableExecuteCommand"])
+        primary = service.primary
+        changes_deployment = any(p.get(k) is not None for k in _DEPLOYMENT_FIELDS)
+        if changes_deployment or p.get("forceNewDeployment"):
+            td = resolve_task_definition(
+                conn, scope, p.get("taskDefinition") or primary.task_definition
+            )
+            if p.get("taskDefinition") and not td.active:
+                raise InvalidParameterException("TaskDefinition is inactive")
+            snapshot = _snapshot(p, primary, td.arn)
+            effective = {
+                "launchType": snapshot["launch_type"],
+                "capacityProviderStrategy": snapshot["capacity_provider_strategy"],
+                "networkConfiguration": snapshot["network_configuration"],
+            }
+            _check_launch(effective, td.network_mode, daemon)
+            _check_load_balancers(snapshot["load_balancers"], td.container_definitions)
+            service.network_configuration = snapshot["network_configuration"]
+            service.load_balancers = snapshot["load_balancers"]
+            service.launch_type = snapshot["launch_type"]
+            service.capacity_provider_strategy = snapshot["capacity_provider_strategy"]
+            service.platform_version = snapshot["platform_version"]
+            _new_deployment(service, snapshot, now)
+        service_rows.save(conn, service)
+        return _describe(conn, scope, service, False)
+
+    result = backend.write(work)
+    backend.controller_signals.notify(["services"])
+    return result
+
+
+def delete_service(
+    backend: Backend, scope: Scope, cluster_ref: str | None, ref: str, force: bool
+) -> ServiceDescription:
+    def work(conn: Connection) -> ServiceDescription:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        service = require_service(conn, scope, cluster.name, ref)
+        if service.status == ServiceStatus.INACTIVE:
+            raise ServiceNotActiveException("Service was not ACTIVE.")
+        if service.scheduling_strategy == "REPLICA" and service.desired_count > 0 and not force:
+            raise InvalidParameterException(
+                "The service cannot be stopped while it is scaled above 0."
+            )
+        service.status = ServiceStatus.DRAINING
+        service.desired_count = 0
+        service_rows.save(conn, service)
+        return _describe(conn, scope, service, False)
+
+    result = backend.write(work)
+    backend.controller_signals.notify(["services"])
+    return result
+
+
+def describe_services(
+    backend: Backend, scope: Scope, cluster_ref: str | None, refs: list[str], with_tags: bool
+) -> tuple[list[ServiceDescription], list[dict[str, str]]]:
+    if not 1 <= len(refs) <= 10:
+        raise InvalidParameterException("services must name between 1 and 10 services.")
+    found: list[ServiceDescription] = []
+    failures: list[dict[str, str]] = []
+    with backend.reading() as conn:
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        for ref in refs:
+            service = service_rows.get(conn, scope, cluster.name, service_name_from(ref))
+            if service is None:
+                arn = ref if ref.startswith("arn:") else service_arn(scope, cluster.name, ref)
+                failures.append({"arn": arn, "reason": "MISSING"})
+            else:
+                found.append(_describe(conn, scope, service, with_tags))
+    return found, failures
+
+
+def list_services(
+    backend: Backend,
+    scope: Scope,
+    cluster_ref: str | None,
+    *,
+    launch_type: str | None,
+    scheduling_strategy: str | None,
+    next_token: str | None,
+    max_results: int | None,
+) -> tuple[list[str], str | None]:
+    limit = page_limit(max_results, default=10, most=100)
+    after = decode_token(next_token)
+    out: list[tuple[str, str]] = []
+    with backend.reading() as conn:
+        try:
+            cluster = require_active_cluster(conn, scope, cluster_ref)
+        except ClusterNotFoundException:
+            raise
+        cursor = after
+        while len(out) <= limit:
+            rows = service_rows.list_names(conn, scope, cluster.name, after=cursor, limit=200)
+            if not rows:
+                break
+            for name, arn, doc in rows:
+                cursor = name
+                if launch_type and f'"launch_type": "{launch_type}"' not in doc:
+                    continue
+                if scheduling_strategy and (
+                    f'"scheduling_strategy": "{scheduling_strategy}"' not in doc
+                ):
+                    continue
+                out.append((name, arn))
+    token = encode_token(out[limit - 1][0]) if len(out) > limit else None
+    return [arn for _, arn in out[:limit]], token
+
+
+# -- the controller's apply step ------------------------------------------------------
+
+
+def live_services(backend: Backend) -> list[Service]:
+    with backend.reading() as conn:
+        return service_rows.list_live(conn)
+
+
+@dataclass(slots=True)
+class ServiceState:
+    """What the controller decides on for one service, read in one snapshot."""
+
+    service: Service
+    tasks: list[Task]
+    health_checked: frozenset[str]
+    draining_instances: frozenset[str]
+    daemon_instances: tuple[str, ...]
+
+
+def read_service_state(backend: Backend, service: Service) -> ServiceState:
+    scope = Scope.root(service.account_id, service.region)
+    with backend.reading() as conn:
+        tasks = task_rows.for_group(conn, scope, service.cluster, service.group)
+        instances = instance_rows.list_instances(
+            conn, scope, service.cluster, statuses=("ACTIVE", "DRAINING")
+        )
+        checked: set[str] = set()
+        for d in service.live_deployments:
+            td = resolve_task_definition(conn, scope, d.task_definition)
+            if any(
+                c.get("healthCheck") and c.get("essential", True) for c in td.container_definitions
+            ):
+                checked.add(td.arn)
+    draining = frozenset(i.instance_id for i in instances if i.status == "DRAINING")
+    daemon = tuple(
+        sorted(i.instance_id for i in instances if i.status == "ACTIVE" and i.agent_connected)
+    )
+    return ServiceState(service, tasks, frozenset(checked), draining, daemon)
+
+
+def apply_service_actions(
+    backend: Backend,
+    service: Service,
+    actions: Any,
+    *,
+    event_id: Callable[[], str] = new_uuid,
+) -> None:
+    """Carry out a decision of the service controller in one transaction. If the
+    service changed since the decision was made, nothing is done: the next
+    round decides again on fresh state."""
+    scope = Scope.root(service.account_id, service.region)
+    woken: list[str] = []
+
+    def work(conn: Connection) -> None:
+        current = service_rows.get(conn, scope, service.cluster, service.name)
+        if current is None or current.row_version != service.row_version:
+            return
+        now = backend.clock.now()
+        if actions.rollback_to is not None:
+            target = actions.rollback_to
+            snapshot = {
+                "task_definition": target.task_definition,
+                "launch_type": target.launch_type,
+                "capacity_provider_strategy": target.capacity_provider_strategy,
+                "network_configuration": target.network_configuration,
+                "platform_version": target.platform_version,
+                "load_balancers": target.load_balancers,
+            }
+            failed = service.primary
+            rollback = _new_deployment(service, snapshot, now, rollback_of=failed.id)
+            failed.deployment_status = "ROLLBACK_IN_PROGRESS"
+            rollback.deployment_status = "IN_PROGRESS"
+        stopped: list[str] = []
+        if actions.stop:
+            by_id = task_rows.get_many(conn, scope, [tid for tid, _ in actions.stop])
+            for tid, reason in actions.stop:
+                task = by_id.get(tid)
+                if task is not None and request_stop(
+                    task, now=now, code=StopCode.SERVICE_SCHEDULER_INITIATED, reason=reason
+                ):
+                    task_rows.save(conn, task)
+                    stopped.append(tid)
+                    if task.container_instance_id:
+                        woken.append(task.container_instance_id)
+        for message in actions.events:
+            service.add_event(event_id(), now, message)
+        if stopped:
+            listed = " ".join(f"(task {t})" for t in stopped)
+            service.add_event(
+                event_id(),
+                now,
+                f"(service {service.name}) has stopped {len(stopped)} running tasks: {listed}.",
+            )
+        tags = tag_rows.get_tags(conn, service.arn) if service.propagate_tags == "SERVICE" else {}
+        managed = {}
+        if service.enable_ecs_managed_tags:
+            managed = {"aws:ecs:serviceName": service.name, "aws:ecs:clusterName": service.cluster}
+        for deployment in service.deployments:
+            count = actions.launch.get(deployment.id, 0)
+            chosen = actions.launch_on.get(deployment.id)
+            if not count and not chosen:
+                continue
+            started: list[Task] = []
+            failures: list[dict[str, str]] = []
+            batches = [chosen[i : i + 10] for i in range(0, len(chosen), 10)] if chosen else []
+            sizes = [min(10, count - i) for i in range(0, count, 10)]
+            for size, batch in [(n, None) for n in sizes] + [(len(b), b) for b in batches]:
+                req = LaunchRequest(
+                    task_definition=deployment.task_definition,
+                    cluster=service.cluster,
+                    count=size,
+                    launch_type=deployment.launch_type,
+                    capacity_provider_strategy=deployment.capacity_provider_strategy or None,
+                    network_configuration=deployment.network_configuration,
+                    group=service.group,
+                    started_by=deployment.id,
+                    propagate_tags=service.propagate_tags
+                    if service.propagate_tags == "TASK_DEFINITION"
+                    else None,
+                    enable_execute_command=service.enable_execute_command,
+                    platform_version=deployment.platform_version,
+                    container_instances=batch,
+                )
+                launched = launch_in_transaction(
+                    conn, backend, scope, req, chosen=batch, extra_tags={**tags, **managed}
+                )
+                started.extend(launched.tasks)
+                failures.extend(launched.failures)
+                woken.extend(launched.instances)
+            if started:
+                listed = " ".join(f"(task {t.task_id})" for t in started)
+                service.add_event(
+                    event_id(),
+                    now,
+                    f"(service {service.name}) has started {len(started)} tasks: {listed}.",
+                )
+            if failures:
+                detail = failures[0].get("detail") or failures[0]["reason"]
+                message = (
+                    f"(service {service.name}) was unable to place a task because no container "
+                    f"instance met all of its requirements. Reason: {failures[0]['reason']}. "
+                    f"{detail}"
+                )
+                if not service.events or service.events[0].message != message:
+                    service.add_event(event_id(), now, message)
+        if service.status == ServiceStatus.DRAINING:
+            alive = task_rows.for_group(conn, scope, service.cluster, service.group)
+            if all(t.last_status == "STOPPED" or t.wants_stop for t in alive) and not any(
+                t.last_status != "STOPPED" for t in alive
+            ):
+                service.status = ServiceStatus.INACTIVE
+                for d in service.deployments:
+                    if d.status != DeploymentStatus.INACTIVE:
+                        d.status = DeploymentStatus.INACTIVE
+                        d.updated_at = now
+                        if d.rollout_state == RolloutState.IN_PROGRESS:
+                            d.deployment_status = "STOPPED"
+                            d.finished_at = now
+        service_rows.save(conn, service)
+
+    backend.write(work)
+    backend.instance_signals.notify(sorted(set(woken)))
+
+
+def cluster_arn_of(scope: Scope, cluster: str) -> str:
+    return cluster_arn(scope, cluster)
