@@ -1,5 +1,5 @@
 # OpenECS: one entry point for newcomers, developers and CI.
-#   make up     start OpenECS (server, local capacity, load balancer)
+#   make up     start OpenECS: the server plus FARGATE capacity on the local Docker engine
 #   make test   lint + the whole test suite (installs what it needs)
 #   make lint   ruff, mypy, import-linter
 #   make bench  the benchmarks under bench/
@@ -24,8 +24,8 @@ system-deps:
 	@scripts/system-deps.sh
 
 up: venv
-	@scripts/ensure-docker.sh || true
-	$(BIN)/openecs server --data-dir .openecs
+	@scripts/system-deps.sh
+	$(BIN)/openecs up --data-dir .openecs
 
 lint: venv
 	$(BIN)/ruff check src tests bench
