@@ -167,8 +167,11 @@ class ContainerSpec:
     `network_mode` is `bridge`, `host`, `none`, a network name or
     `container:<id>` (share another container's namespace, as awsvpc tasks do);
     `network_aliases` apply on a named network. Memory is in bytes; `cpu_shares`
-    is Docker's relative weight (ECS `cpu` units map 1:1). `stop_timeout` is the
-    seconds between SIGTERM and SIGKILL when the container is stopped.
+    is Docker's relative weight (ECS `cpu` units map 1:1); `nano_cpus` is a hard
+    CPU limit in billionths of a CPU. `cgroup_parent` places the container's
+    cgroup under an existing one (a task's, carrying the task-level limits).
+    `stop_timeout` is the seconds between SIGTERM and SIGKILL when the container
+    is stopped.
     """
 
     name: str
@@ -188,6 +191,8 @@ class ContainerSpec:
     memory_bytes: int | None = None
     memory_reservation_bytes: int | None = None
     cpu_shares: int | None = None
+    nano_cpus: int | None = None
+    cgroup_parent: str | None = None
     stop_signal: str | None = None
     stop_timeout: int | None = None
     init: bool = False
@@ -309,13 +314,15 @@ class NetworkInfo:
 
 @dataclass(frozen=True, slots=True)
 class HostInfo:
-    """What the host offers, for registering it as capacity."""
+    """What the host offers, for registering it as capacity. `cgroup_driver` is
+    the engine's (`cgroupfs`, `systemd`; empty when unknown)."""
 
     cpus: int
     memory_bytes: int
     engine_version: str
     operating_system: str
     architecture: str
+    cgroup_driver: str = ""
 
 
 # -- the interface -----------------------------------------------------------

@@ -69,6 +69,7 @@ class DockerRuntime:
             engine_version=str(info.get("ServerVersion") or ""),
             operating_system=str(info.get("OperatingSystem") or ""),
             architecture=str(info.get("Architecture") or ""),
+            cgroup_driver=str(info.get("CgroupDriver") or ""),
         )
 
     async def image_exists(self, image: str) -> bool:
@@ -243,6 +244,8 @@ def container_config(spec: ContainerSpec, *, host_ip: str = "127.0.0.1") -> dict
         "Memory": spec.memory_bytes,
         "MemoryReservation": spec.memory_reservation_bytes,
         "CpuShares": spec.cpu_shares,
+        "NanoCpus": spec.nano_cpus,
+        "CgroupParent": spec.cgroup_parent,
     }
     host.update({key: value for key, value in resources.items() if value is not None})
     flags = {

@@ -16,6 +16,7 @@ Test controls:
 * `exit(container, exit_code, oom_killed=False)`: the process ends by itself.
 * `set_health(container, status)`; `set_stats(container, stats)`.
 * `simulate_reconnect()`: every event iterator yields RESYNC.
+* `spec_of(container)`: the ContainerSpec a container was created from.
 * `pulls` and `builds` list the images pulled and built;
   `signals_received(container)` the signals sent.
 
@@ -191,6 +192,9 @@ class FakeRuntime:
 
     def signals_received(self, container: str) -> list[str]:
         return list(self._get(container).signals)
+
+    def spec_of(self, container: str) -> ContainerSpec:
+        return self._get(container).spec
 
     # -- ContainerRuntime -------------------------------------------------
 
