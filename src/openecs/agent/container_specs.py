@@ -4,6 +4,12 @@ Network modes: `bridge` publishes mapped ports (hostPort 0 or absent: a
 dynamic port), `host` shares the host's network, `awsvpc` joins the task's
 own namespace (held by its pause container, which publishes the ports),
 `none` has no network.
+
+Task-level `cpu` and `memory` are the limits of the task's cgroup when it has
+one (`TaskContext.cgroup_parent`, see `task_cgroups`): every container goes
+inside it and keeps only its own limits. Without one, each container gets the
+task's memory as its hard limit (unless it sets its own) and the task's CPU as
+a CPU limit: no container can exceed the task, though together they may.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from openecs.agent.container_runtime import (
 __all__ = ["TaskContext", "container_spec", "pause_spec", "port_mappings"]
 
 _MIB = 1024 * 1024
+# ECS counts 1024 CPU units per CPU; Docker's NanoCpus 1e9.
+_CPU_UNITS = 1024
+_NANO_CPUS = 1_000_000_000
 DEFAULT_STOP_TIMEOUT = 30
 
 
@@ -46,6 +55,8 @@ class TaskContext:
     task_cpu: int = 0
     task_memory: int = 0
     allow_privileged: bool = False
+    # The task's cgroup (holding the task-level limits); None: limit each container.
+    cgroup_parent: str | None = None
 
     def labels(self, container_name: str) -> dict[str, str]:
         return {
@@ -154,12 +165,14 @@ def container_spec(
         ports = port_mappings(definition, ctx) if network_mode == "bridge" else ()
     memory = override.get("memory", definition.get("memory"))
     soft = override.get("memoryReservation", definition.get("memoryReservation"))
-    if memory is None and ctx.task_memory:
-        # No container limit: the task's memory is its ceiling (as a task cgroup would be).
-        memory = ctx.task_memory
-    cpu = override.get("cpu", definition.get("cpu")) or 0
-    if not cpu and ctx.task_cpu:
-        cpu = ctx.task_cpu
+    cpu = int(override.get("cpu", definition.get("cpu")) or 0)
+    nano_cpus = None
+    if ctx.cgroup_parent is None:
+        # No task cgroup: each container is held to the task's size on its own.
+        if memory is None and ctx.task_memory:
+            memory = ctx.task_memory
+        if ctx.task_cpu:
+            nano_cpus = ctx.task_cpu * _NANO_CPUS // _CPU_UNITS
     linux = definition.get("linuxParameters") or {}
     caps = linux.get("capabilities") or {}
     log = definition.get("logConfiguration") or {}
@@ -182,7 +195,9 @@ def container_spec(
         memory_bytes=int(memory) * _MIB if memory else None,
         memory_reservation_bytes=int(soft) * _MIB if soft else None,
         # Docker wants at least 2 shares; ECS gives containers without cpu 2 as well.
-        cpu_shares=max(int(cpu), 2),
+        cpu_shares=max(cpu, 2),
+        nano_cpus=nano_cpus,
+        cgroup_parent=ctx.cgroup_parent,
         stop_timeout=int(definition.get("stopTimeout") or DEFAULT_STOP_TIMEOUT),
         init=bool(linux.get("initProcessEnabled", False)),
         privileged=bool(definition.get("privileged", False)) and ctx.allow_privileged,
@@ -213,6 +228,7 @@ def pause_spec(
         network_mode=network,
         memory_bytes=16 * _MIB,
         cpu_shares=2,
+        cgroup_parent=ctx.cgroup_parent,
         stop_timeout=1,
         init=False,
     )
