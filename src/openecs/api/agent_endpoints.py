@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -83,19 +84,7 @@ def agent_routes(backend: Backend, authenticator: Authenticator) -> list[Route]:
     async def register(request: Request) -> Response:
         try:
             scope, p = await authenticated(request)
-            kind = str(p.get("capacity", "EC2")).upper()
-            if kind not in (CapacityKind.EC2, CapacityKind.FARGATE):
-                raise InvalidParameterException("capacity must be EC2 or FARGATE.")
-            reg = Registration(
-                ec2_instance_id=str(p["instanceId"]),
-                capacity=Capacity.from_api(p.get("totalResources") or []),
-                kind=kind,
-                host_address=str(p.get("hostAddress") or "127.0.0.1"),
-                availability_zone=p.get("availabilityZone"),
-                instance_type=p.get("instanceType"),
-                attributes=list(p.get("attributes") or []),
-                version_info=dict(p.get("versionInfo") or {}),
-            )
+            reg = _registration(p, CapacityKind.EC2)
             view = await run_in_threadpool(
                 container_instances.register_container_instance,
                 backend,
@@ -165,8 +154,107 @@ def agent_routes(backend: Backend, authenticator: Authenticator) -> list[Route]:
             return error(err)
         return JSONResponse({"changed": changed})
 
+    async def fleet_register(request: Request) -> Response:
+        """Register many simulated hosts at once (`openecs agent --simulate N`)."""
+        try:
+            scope, p = await authenticated(request)
+            regs = [_registration(item, CapacityKind.EC2) for item in p.get("instances") or []]
+            if not regs:
+                raise InvalidParameterException("instances must not be empty.")
+            found = await run_in_threadpool(
+                container_instances.register_many, backend, scope, p.get("cluster"), regs
+            )
+        except AwsError as err:
+            return error(err)
+        except (KeyError, TypeError, ValueError) as exc:
+            return error(InvalidParameterException(f"Invalid registration: {exc}"))
+        return JSONResponse(
+            {
+                "instances": [
+                    {
+                        "ec2InstanceId": i.ec2_instance_id,
+                        "instanceId": i.instance_id,
+                        "containerInstanceArn": i.arn,
+                    }
+                    for i in found
+                ]
+            }
+        )
+
+    async def fleet_poll(request: Request) -> Response:
+        """One long poll for a whole simulated fleet: returns when any instance's
+        desired tasks change."""
+        try:
+            scope, p = await authenticated(request)
+            ids = [str(i) for i in p.get("instanceIds") or []]
+            known = p.get("digest")
+            wait = min(float(p.get("wait", _MAX_WAIT)), _MAX_WAIT)
+            await run_in_threadpool(container_instances.record_heartbeats, backend, ids)
+            deadline = time.monotonic() + wait
+            while True:
+                with backend.instance_signals.listen(*ids) as changed:
+                    states = await run_in_threadpool(
+                        agent_channel.desired_states, backend, scope, ids
+                    )
+                    digest = _fleet_digest(states)
+                    remaining = deadline - time.monotonic()
+                    if digest != known or remaining <= 0:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), remaining)
+        except AwsError as err:
+            return error(err)
+        except (TypeError, ValueError) as exc:
+            return error(InvalidParameterException(f"Invalid poll: {exc}"))
+        tasks = []
+        for iid, state in states.items():
+            for t in state.tasks:
+                item = _present_task(t, {})
+                item["instanceId"] = iid
+                tasks.append(item)
+        return JSONResponse({"digest": digest, "tasks": tasks})
+
+    async def fleet_report(request: Request) -> Response:
+        try:
+            scope, p = await authenticated(request)
+            reports = p.get("tasks") or []
+            if not isinstance(reports, list) or not all(isinstance(r, dict) for r in reports):
+                raise InvalidParameterException("tasks must be a list of task reports.")
+            changed = await run_in_threadpool(
+                agent_channel.apply_reports, backend, scope, None, reports
+            )
+        except AwsError as err:
+            return error(err)
+        return JSONResponse({"changed": changed})
+
     return [
         Route("/agent/v1/register", register, methods=["POST"]),
         Route("/agent/v1/poll", poll, methods=["POST"]),
         Route("/agent/v1/report", report, methods=["POST"]),
+        Route("/agent/v1/fleet/register", fleet_register, methods=["POST"]),
+        Route("/agent/v1/fleet/poll", fleet_poll, methods=["POST"]),
+        Route("/agent/v1/fleet/report", fleet_report, methods=["POST"]),
     ]
+
+
+def _registration(p: dict[str, Any], default_kind: str) -> Registration:
+    kind = str(p.get("capacity", default_kind)).upper()
+    if kind not in (CapacityKind.EC2, CapacityKind.FARGATE):
+        raise InvalidParameterException("capacity must be EC2 or FARGATE.")
+    return Registration(
+        ec2_instance_id=str(p["instanceId"]),
+        capacity=Capacity.from_api(p.get("totalResources") or []),
+        kind=kind,
+        host_address=str(p.get("hostAddress") or "127.0.0.1"),
+        availability_zone=p.get("availabilityZone"),
+        instance_type=p.get("instanceType"),
+        attributes=list(p.get("attributes") or []),
+        version_info=dict(p.get("versionInfo") or {}),
+    )
+
+
+def _fleet_digest(states: dict[str, agent_channel.DesiredState]) -> str:
+    h = hashlib.sha256()
+    for iid in sorted(states):
+        h.update(f"{iid}={states[iid].digest};".encode())
+    return h.hexdigest()[:32]

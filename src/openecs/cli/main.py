@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from openecs.cli.agent import add_agent_arguments, run_agent
+from openecs.cli.fleet import add_fleet_arguments, run_fleet
 from openecs.cli.server import add_server_arguments, config_from_args, run_server
 from openecs.cli.up import run_up
 
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     agent = commands.add_parser("agent", help="offer this host's Docker engine to a cluster")
     add_agent_arguments(agent)
+    fleet = commands.add_parser(
+        "fleet", help="simulate N container instances whose tasks run without Docker"
+    )
+    add_fleet_arguments(fleet)
     return parser
 
 
@@ -42,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_up(config_from_args(args), args)
     if args.command == "agent":
         return run_agent(args)
+    if args.command == "fleet":
+        return run_fleet(args)
     raise AssertionError(args.command)
 
 

@@ -12,7 +12,7 @@ backwards, so late or repeated reports are harmless.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from openecs.domain.resources import Reservation
@@ -149,9 +149,12 @@ class Task:
         )
 
     def to_doc(self) -> dict[str, Any]:
-        doc = asdict(self)
+        # By hand rather than dataclasses.asdict: this runs for every task written.
+        doc = {name: getattr(self, name) for name in _TASK_FIELDS}
+        doc["containers"] = [
+            {name: getattr(c, name) for name in _CONTAINER_FIELDS} for c in self.containers
+        ]
         doc["reservation"] = self.reservation.to_doc()
-        del doc["row_version"]
         return doc
 
     @classmethod
@@ -160,3 +163,7 @@ class Task:
         data["containers"] = [ContainerRun(**c) for c in data["containers"]]
         data["reservation"] = Reservation.from_doc(data["reservation"])
         return cls(**data, row_version=row_version)
+
+
+_TASK_FIELDS = tuple(f.name for f in fields(Task) if f.name != "row_version")
+_CONTAINER_FIELDS = tuple(f.name for f in fields(ContainerRun))

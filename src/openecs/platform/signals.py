@@ -30,38 +30,31 @@ class Signals:
             loop.call_soon_threadsafe(event.set)
 
     @contextmanager
-    def listen(self, key: str) -> Iterator[asyncio.Event]:
-        """An event set by the next `notify(key)`. Listen before reading the state
-        you wait to change, so a change between the read and the wait is not lost."""
+    def listen(self, *keys: str) -> Iterator[asyncio.Event]:
+        """An event set by the next `notify` of any of `keys`. Listen before reading
+        the state you wait to change, so a change between the read and the wait
+        is not lost."""
         event = asyncio.Event()
         entry = (asyncio.get_running_loop(), event)
         with self._lock:
-            self._waiters[key].add(entry)
+            for key in keys:
+                self._waiters[key].add(entry)
         try:
             yield event
         finally:
             with self._lock:
-                waiters = self._waiters.get(key)
-                if waiters is not None:
-                    waiters.discard(entry)
-                    if not waiters:
-                        del self._waiters[key]
+                for key in keys:
+                    waiters = self._waiters.get(key)
+                    if waiters is not None:
+                        waiters.discard(entry)
+                        if not waiters:
+                            del self._waiters[key]
 
     async def wait(self, key: str, timeout: float) -> bool:
         """Wait for `notify(key)`; True if notified, False on timeout."""
-        event = asyncio.Event()
-        entry = (asyncio.get_running_loop(), event)
-        with self._lock:
-            self._waiters[key].add(entry)
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
+        with self.listen(key) as event:
+            try:
+                await asyncio.wait_for(event.wait(), timeout)
+            except TimeoutError:
+                return False
             return True
-        except TimeoutError:
-            return False
-        finally:
-            with self._lock:
-                waiters = self._waiters.get(key)
-                if waiters is not None:
-                    waiters.discard(entry)
-                    if not waiters:
-                        del self._waiters[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -124,14 +125,64 @@ def list_instances(
     statuses: Iterable[str] | None = None,
     kind: str | None = None,
 ) -> list[ContainerInstance]:
-    query = select(ci.c.doc, ci.c.version).where(
+    """A cluster's instances. Parsed documents are cached by (id, row version), so
+    placement over thousands of instances reads only what changed since last time."""
+    query = select(ci.c.instance_id, ci.c.version).where(
         ci.c.account_id == scope.account_id, ci.c.region == scope.region, ci.c.cluster == cluster
     )
     if statuses is not None:
         query = query.where(ci.c.status.in_(list(statuses)))
     if kind is not None:
         query = query.where(ci.c.kind == kind)
-    return [_from_row(r) for r in conn.execute(query.order_by(ci.c.instance_id))]
+    keys = [(r.instance_id, r.version) for r in conn.execute(query.order_by(ci.c.instance_id))]
+    _load_missing(conn, keys)
+    return [copy.copy(inst) for inst in _cached(keys)]
+
+
+def snapshot_instances(
+    conn: Connection,
+    scope: Scope,
+    cluster: str,
+    *,
+    statuses: Iterable[str] | None = None,
+    kind: str | None = None,
+) -> list[ContainerInstance]:
+    """Like `list_instances`, but the instances are shared with a cache: read-only."""
+    query = select(ci.c.instance_id, ci.c.version).where(
+        ci.c.account_id == scope.account_id, ci.c.region == scope.region, ci.c.cluster == cluster
+    )
+    if statuses is not None:
+        query = query.where(ci.c.status.in_(list(statuses)))
+    if kind is not None:
+        query = query.where(ci.c.kind == kind)
+    keys = [(r.instance_id, r.version) for r in conn.execute(query.order_by(ci.c.instance_id))]
+    _load_missing(conn, keys)
+    return _cached(keys)
+
+
+def _load_missing(conn: Connection, keys: list[tuple[str, int]]) -> None:
+    missing = [iid for iid, version in keys if (iid, version) not in _parsed]
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        for row in conn.execute(
+            select(ci.c.instance_id, ci.c.doc, ci.c.version).where(ci.c.instance_id.in_(chunk))
+        ):
+            _remember(row.instance_id, row.version, _from_row(row))
+
+
+def _cached(keys: list[tuple[str, int]]) -> list[ContainerInstance]:
+    return [_parsed[key] for key in keys if key in _parsed]
+
+
+# (instance id, row version) → parsed instance; versions only grow, so entries never go stale.
+_parsed: dict[tuple[str, int], ContainerInstance] = {}
+_PARSED_LIMIT = 20_000
+
+
+def _remember(instance_id: str, version: int, inst: ContainerInstance) -> None:
+    if len(_parsed) >= _PARSED_LIMIT:
+        _parsed.clear()
+    _parsed[(instance_id, version)] = inst
 
 
 def heartbeat(conn: Connection, instance_id: str, now: float) -> None:
@@ -154,3 +205,13 @@ def get_any(conn: Connection, instance_id: str) -> ContainerInstance | None:
         select(ci.c.doc, ci.c.version).where(ci.c.instance_id == instance_id)
     ).first()
     return _from_row(row) if row else None
+
+
+def heartbeat_many(conn: Connection, instance_ids: list[str], now: float) -> None:
+    for start in range(0, len(instance_ids), 500):
+        chunk = instance_ids[start : start + 500]
+        conn.execute(
+            update(ci)
+            .where(ci.c.instance_id.in_(chunk), ci.c.status != "INACTIVE")
+            .values(last_heartbeat=now, agent_connected=True)
+        )

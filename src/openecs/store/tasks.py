@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
@@ -252,3 +253,97 @@ def for_group(conn: Connection, scope: Scope, cluster: str, group: str) -> list[
         .order_by(tasks.c.created_at)
     )
     return [_from_row(r) for r in rows]
+
+
+def tasks_on_instances(conn: Connection, instance_ids: list[str]) -> dict[str, list[Task]]:
+    """Not-yet-stopped tasks of many instances, by instance (queried in chunks)."""
+    out: dict[str, list[Task]] = {}
+    for start in range(0, len(instance_ids), 500):
+        chunk = instance_ids[start : start + 500]
+        rows = conn.execute(
+            select(tasks.c.doc, tasks.c.version)
+            .where(
+                tasks.c.container_instance_id.in_(chunk),
+                tasks.c.last_status != TaskStatus.STOPPED,
+            )
+            .order_by(tasks.c.created_at)
+        )
+        for row in rows:
+            task = _from_row(row)
+            out.setdefault(task.container_instance_id or "", []).append(task)
+    return out
+
+
+def group_counts_by_instance(
+    conn: Connection, instance_ids: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """For each instance: not-yet-stopped tasks per task group ("" for no group)."""
+    out: dict[str, dict[str, int]] = {}
+    ids = list(instance_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = conn.execute(
+            select(tasks.c.container_instance_id, tasks.c.group_name, func.count())
+            .where(
+                tasks.c.container_instance_id.in_(chunk),
+                tasks.c.last_status != TaskStatus.STOPPED,
+            )
+            .group_by(tasks.c.container_instance_id, tasks.c.group_name)
+        )
+        for iid, group, count in rows:
+            out.setdefault(iid, {})[group or ""] = int(count)
+    return out
+
+
+@dataclass(slots=True)
+class InstanceUsage:
+    reserved: Reservation
+    groups: dict[str, int]
+    tasks: int
+
+
+def placement_usage(
+    conn: Connection, scope: Scope, *, cluster: str | None, launch_type: str | None = None
+) -> dict[str, InstanceUsage]:
+    """What not-yet-stopped tasks hold per instance, with their groups: one pass
+    over a cluster's live tasks (or, with `cluster=None`, the region's tasks of
+    a launch type — FARGATE capacity serves every cluster)."""
+    where = [
+        tasks.c.account_id == scope.account_id,
+        tasks.c.region == scope.region,
+        tasks.c.last_status != TaskStatus.STOPPED,
+        tasks.c.container_instance_id.is_not(None),
+    ]
+    if cluster is not None:
+        where.append(tasks.c.cluster == cluster)
+    if launch_type is not None:
+        where.append(tasks.c.launch_type == launch_type)
+    out: dict[str, InstanceUsage] = {}
+    rows = conn.execute(
+        select(
+            tasks.c.container_instance_id,
+            tasks.c.group_name,
+            func.sum(tasks.c.reserved_cpu),
+            func.sum(tasks.c.reserved_memory),
+            func.count(),
+        )
+        .where(*where)
+        .group_by(tasks.c.container_instance_id, tasks.c.group_name)
+    )
+    for iid, group, cpu, memory, count in rows:
+        usage = out.get(iid)
+        if usage is None:
+            usage = out[iid] = InstanceUsage(Reservation(), {}, 0)
+        usage.reserved = usage.reserved + Reservation(int(cpu or 0), int(memory or 0))
+        usage.groups[group or ""] = int(count)
+        usage.tasks += int(count)
+    for iid, ports in conn.execute(
+        select(tasks.c.container_instance_id, tasks.c.reserved_ports).where(
+            *where, tasks.c.reserved_ports != ""
+        )
+    ):
+        tcp = frozenset(int(p[4:]) for p in ports.split(",") if p.startswith("tcp:"))
+        udp = frozenset(int(p[4:]) for p in ports.split(",") if p.startswith("udp:"))
+        usage = out.setdefault(iid, InstanceUsage(Reservation(), {}, 0))
+        usage.reserved = usage.reserved + Reservation(0, 0, tcp, udp)
+    return out

@@ -27,7 +27,7 @@ from openecs.store import tasks as task_rows
 from openecs.usecases.backend import Backend
 from openecs.usecases.tasks import task_id_from
 
-__all__ = ["DesiredState", "apply_reports", "desired_state"]
+__all__ = ["DesiredState", "apply_reports", "desired_state", "desired_states"]
 
 
 @dataclass(slots=True)
@@ -72,12 +72,17 @@ def desired_state(backend: Backend, scope: Scope, instance_id: str) -> DesiredSt
 
 
 def apply_reports(
-    backend: Backend, scope: Scope, instance_id: str, reports: list[dict[str, Any]]
+    backend: Backend, scope: Scope, instance_id: str | None, reports: list[dict[str, Any]]
 ) -> int:
-    """Fold a batch of task reports in one transaction; returns how many tasks changed."""
+    """Fold a batch of task reports in one transaction; returns how many tasks changed.
+
+    A report is only taken from the instance the task was placed on: `instance_id`
+    for an agent, or each report's own `instanceId` for a simulated fleet.
+    """
 
     def work(conn: Connection) -> int:
-        _require_instance(conn, scope, instance_id)
+        if instance_id is not None:
+            _require_instance(conn, scope, instance_id)
         ids = [task_id_from(str(r.get("taskArn", ""))) for r in reports]
         tasks = task_rows.get_many(conn, scope, ids)
         bodies = _definitions(conn, scope, tasks.values())
@@ -86,7 +91,8 @@ def apply_reports(
         service_changed = False
         for tid, report in zip(ids, reports, strict=True):
             task = tasks.get(tid)
-            if task is None or task.container_instance_id != instance_id:
+            reporter = instance_id if instance_id is not None else report.get("instanceId")
+            if task is None or task.container_instance_id != reporter:
                 continue
             body = bodies.get(task.task_definition_arn, {})
             checked = {
@@ -104,3 +110,19 @@ def apply_reports(
     result = backend.write(work)
     backend.controller_signals.notify(woken)
     return result
+
+
+def desired_states(
+    backend: Backend, scope: Scope, instance_ids: list[str]
+) -> dict[str, DesiredState]:
+    """`desired_state` for many instances at once (a simulated fleet polls this way)."""
+    out: dict[str, DesiredState] = {}
+    with backend.reading() as conn:
+        instances = instance_rows.get_many(conn, scope, instance_ids)
+        tasks = task_rows.tasks_on_instances(conn, list(instances))
+        definitions = _definitions(conn, scope, [t for ts in tasks.values() for t in ts])
+    for iid, inst in instances.items():
+        mine = tasks.get(iid, [])
+        needed = {t.task_definition_arn for t in mine}
+        out[iid] = DesiredState(inst, mine, {a: d for a, d in definitions.items() if a in needed})
+    return out

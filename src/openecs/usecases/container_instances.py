@@ -37,7 +37,9 @@ __all__ = [
     "list_container_instances",
     "mark_silent_agents_disconnected",
     "record_heartbeat",
+    "record_heartbeats",
     "register_container_instance",
+    "register_many",
     "update_container_instances_state",
 ]
 
@@ -337,3 +339,56 @@ def mark_silent_agents_disconnected(backend: Backend, timeout_seconds: float) ->
         return lost
 
     return backend.write(work)
+
+
+def register_many(
+    backend: Backend, scope: Scope, cluster_ref: str | None, registrations: list[Registration]
+) -> list[ContainerInstance]:
+    """Register a fleet of (simulated) hosts in one transaction."""
+
+    def work(conn: Connection) -> list[ContainerInstance]:
+        cluster_name = require_active_cluster(conn, scope, cluster_ref).name
+        now = backend.clock.now()
+        out = []
+        for reg in registrations:
+            inst = instance_rows.get_by_ec2_id(conn, scope, cluster_name, reg.ec2_instance_id)
+            if inst is not None:
+                inst.agent_connected = True
+                inst.last_heartbeat = now
+                inst.capacity = reg.capacity
+                inst.attributes = _standard_attributes(reg)
+                inst.version += 1
+                instance_rows.save(conn, inst)
+            else:
+                instance_id = new_task_id()
+                inst = ContainerInstance(
+                    instance_id=instance_id,
+                    arn=container_instance_arn(scope, cluster_name, instance_id),
+                    account_id=scope.account_id,
+                    region=scope.region,
+                    cluster=cluster_name,
+                    ec2_instance_id=reg.ec2_instance_id,
+                    capacity=reg.capacity,
+                    registered_at=now,
+                    kind=reg.kind,
+                    last_heartbeat=now,
+                    host_address=reg.host_address,
+                    attributes=_standard_attributes(reg),
+                    version_info=reg.version_info,
+                    availability_zone=reg.availability_zone,
+                    instance_type=reg.instance_type,
+                )
+                instance_rows.insert_instance(conn, inst)
+            out.append(inst)
+        return out
+
+    return backend.write(work)
+
+
+def record_heartbeats(backend: Backend, instance_ids: list[str]) -> None:
+    """Many agents alive at once (a simulated fleet's single poll)."""
+
+    def work(conn: Connection) -> None:
+        instance_rows.heartbeat_many(conn, instance_ids, backend.clock.now())
+
+    backend.write(work)

@@ -218,25 +218,33 @@ def _new_task(
     )
 
 
-def _capacity_view(conn: Connection, scope: Scope, pool: str, kind: str) -> ClusterView:
-    instances = instance_rows.list_instances(
-        conn, scope, pool, statuses=("ACTIVE", "DRAINING"), kind=kind
+def _capacity_view(conn: Connection, scope: Scope, cluster: str, *, fargate: bool) -> ClusterView:
+    """The capacity a placement chooses from: the cluster's EC2 instances, or the
+    region's FARGATE capacity, each with what its live tasks hold."""
+    pool = FARGATE_POOL if fargate else cluster
+    instances = instance_rows.snapshot_instances(
+        conn,
+        scope,
+        pool,
+        statuses=("ACTIVE", "DRAINING"),
+        kind=CapacityKind.FARGATE if fargate else CapacityKind.EC2,
     )
-    usage = task_rows.usage_by_instance(conn, [i.instance_id for i in instances])
+    usage = task_rows.placement_usage(
+        conn,
+        scope,
+        cluster=None if fargate else cluster,
+        launch_type="FARGATE" if fargate else None,
+    )
+    empty = task_rows.InstanceUsage(Reservation(), {}, 0)
     views = []
     for inst in instances:
-        tasks_here = (
-            task_rows.tasks_on_instance(conn, inst.instance_id)
-            if inst.kind == CapacityKind.EC2
-            else []
-        )
-        groups = Counter(t.group for t in tasks_here if t.group)
+        used = usage.get(inst.instance_id, empty)
         views.append(
             InstanceView(
                 inst,
-                inst.capacity.remaining(usage.get(inst.instance_id, Reservation())),
-                groups,
-                len(tasks_here),
+                inst.capacity.remaining(used.reserved),
+                Counter({g: n for g, n in used.groups.items() if g}),
+                used.tasks,
             )
         )
     return ClusterView(views)
@@ -286,12 +294,7 @@ def launch_in_transaction(
     _check_compatibility(td, launch_type, req)
     reservation = reservation_for(td.body, req.overrides)
     fargate = launch_type == "FARGATE"
-    view = _capacity_view(
-        conn,
-        scope,
-        FARGATE_POOL if fargate else cluster.name,
-        CapacityKind.FARGATE if fargate else CapacityKind.EC2,
-    )
+    view = _capacity_view(conn, scope, cluster.name, fargate=fargate)
     failures: list[dict[str, str]] = []
     if chosen is not None:
         wanted = {instance_id_from(ref): ref for ref in chosen}

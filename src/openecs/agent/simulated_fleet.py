@@ -1,0 +1,151 @@
+"""A simulated fleet: N container instances whose tasks "run" without Docker.
+
+For exercising the scheduler and the API at scale (1,000 to 5,000 instances) on
+one machine. The instances vary in size, spread over three availability
+zones and carry instance-type attributes; the fleet registers them in one
+call, long-polls their desired tasks in one call, and reports each task
+RUNNING the moment it is placed and STOPPED the moment it is asked to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from openecs.agent.control_client import ControlPlaneClient, ControlPlaneError
+
+__all__ = ["FleetConfig", "SimulatedFleet", "fleet_instances"]
+
+log = logging.getLogger("openecs.agent.fleet")
+
+# (instance type, vCPUs, MiB): a small mix of general-purpose sizes.
+_SIZES = (
+    ("t3.medium", 2, 4096),
+    ("t3.large", 2, 8192),
+    ("m5.large", 2, 8192),
+    ("m5.xlarge", 4, 16384),
+    ("c5.2xlarge", 8, 16384),
+    ("r5.xlarge", 4, 32768),
+)
+
+
+@dataclass
+class FleetConfig:
+    cluster: str
+    instances: int
+    region: str = "us-east-1"
+    seed: int = 7
+    poll_wait: float = 20.0
+
+
+def fleet_instances(config: FleetConfig) -> list[dict[str, Any]]:
+    """The registrations of a fleet: deterministic for a seed."""
+    rng = random.Random(config.seed)
+    zones = [f"{config.region}{z}" for z in "abc"]
+    out = []
+    for i in range(config.instances):
+        itype, vcpus, mib = rng.choice(_SIZES)
+        zone = zones[i % len(zones)]
+        out.append(
+            {
+                "instanceId": f"i-sim{config.seed:04x}{i:09x}",
+                "availabilityZone": zone,
+                "instanceType": itype,
+                "totalResources": [
+                    {"name": "CPU", "type": "INTEGER", "integerValue": vcpus * 1024},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": mib - 256},
+                    {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22"]},
+                    {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
+                ],
+                "attributes": [
+                    {"name": "ecs.os-type", "value": "linux"},
+                    {"name": "ecs.cpu-architecture", "value": "x86_64"},
+                    {"name": "openecs.simulated", "value": "true"},
+                    {"name": "rack", "value": f"r{i % 8}"},
+                ],
+            }
+        )
+    return out
+
+
+class SimulatedFleet:
+    def __init__(self, config: FleetConfig, control: ControlPlaneClient) -> None:
+        self.config = config
+        self.control = control
+        self.instance_ids: list[str] = []
+        # task ARN → last status we reported
+        self.known: dict[str, str] = {}
+        self.ready = asyncio.Event()
+
+    async def register(self) -> None:
+        regs = fleet_instances(self.config)
+        ids: list[str] = []
+        for start in range(0, len(regs), 500):
+            result = await self.control.call(
+                "/agent/v1/fleet/register",
+                {"cluster": self.config.cluster, "instances": regs[start : start + 500]},
+            )
+            ids.extend(str(i["instanceId"]) for i in result["instances"])
+        self.instance_ids = ids
+        log.info("fleet registered", extra={"instances": len(ids)})
+        self.ready.set()
+
+    async def run(self) -> None:
+        await self.register()
+        digest: str | None = None
+        backoff = 0.1
+        while True:
+            try:
+                result = await self.control.call(
+                    "/agent/v1/fleet/poll",
+                    {
+                        "instanceIds": self.instance_ids,
+                        "digest": digest,
+                        "wait": self.config.poll_wait,
+                    },
+                )
+                backoff = 0.1
+            except (ControlPlaneError, httpx.HTTPError, OSError) as exc:
+                log.warning("fleet poll failed", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                digest = None
+                continue
+            digest = str(result["digest"])
+            await self._reconcile(result.get("tasks") or [])
+
+    async def _reconcile(self, tasks: list[dict[str, Any]]) -> None:
+        reports = []
+        for task in tasks:
+            arn = str(task["taskArn"])
+            status = "STOPPED" if task.get("desiredStatus") == "STOPPED" else "RUNNING"
+            if self.known.get(arn) == status:
+                continue
+            self.known[arn] = status
+            reports.append(
+                {
+                    "taskArn": arn,
+                    "instanceId": task["instanceId"],
+                    "lastStatus": status,
+                    "containers": [
+                        {
+                            "name": c["name"],
+                            "lastStatus": status,
+                            "exitCode": 0 if status == "STOPPED" else None,
+                        }
+                        for c in task.get("containers") or ()
+                    ],
+                }
+            )
+        live = {str(t["taskArn"]) for t in tasks}
+        for arn in [a for a in self.known if a not in live]:
+            del self.known[arn]
+        for start in range(0, len(reports), 1000):
+            await self.control.call(
+                "/agent/v1/fleet/report", {"tasks": reports[start : start + 1000]}
+            )
