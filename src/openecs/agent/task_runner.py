@@ -5,6 +5,15 @@ The runner is a small state machine driven by two inputs: the control
 plane's desired status (`request_stop`) and the runtime's container events
 (`on_event`). Every transition is reported as the task's whole state, so a
 lost or repeated report is harmless.
+
+    PROVISIONING → PENDING (pull) → ACTIVATING (cgroup, network, containers
+    in dependsOn order) → RUNNING → DEACTIVATING → STOPPING (containers, in
+    reverse dependency waves) → DEPROVISIONING (network, cgroup) → STOPPED
+
+Containers are named after the task and the container, so a runner that
+starts again (the agent restarted) finds what exists instead of creating a
+second copy. A container never goes back from STOPPED: a late inspect that
+still saw it running does not undo its exit.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from openecs.agent.container_runtime import (
     Conflict,
     ContainerEvent,
     ContainerRuntime,
+    ContainerSpec,
     ContainerState,
     DockerError,
     EventAction,
@@ -29,11 +39,22 @@ from openecs.agent.container_runtime import (
     PortMapping,
 )
 from openecs.agent.container_specs import TaskContext, container_spec, pause_spec, port_mappings
+from openecs.agent.task_cgroups import TaskLimits
 from openecs.platform.clock import Clock
 
-__all__ = ["TaskFailedToStart", "TaskRunner", "Track"]
+__all__ = ["PAUSE_CONTAINER_NAME", "TaskFailedToStart", "TaskRunner", "Track"]
 
 log = logging.getLogger("openecs.agent.task")
+
+# The container-name label of an awsvpc task's pause container.
+PAUSE_CONTAINER_NAME = "~internal~ecs~pause"
+# Statuses in which the control plane has not yet seen the task run.
+_NOT_YET_RUNNING = ("PROVISIONING", "PENDING", "ACTIVATING")
+_ESSENTIAL_EXITED = "Essential container in task exited"
+_OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+# How long to wait for the engine to let go of a stopped task's cgroup.
+_CGROUP_RELEASE_ATTEMPTS = 50
+_CGROUP_RELEASE_INTERVAL = 0.1
 
 
 class TaskFailedToStart(Exception):
@@ -87,6 +108,7 @@ class TaskRunner:
         pause_image: str,
         awsvpc_network: str,
         adopted: Mapping[str, str] | None = None,
+        cgroups: TaskLimits | None = None,
     ) -> None:
         self.task_arn = str(desired["taskArn"])
         self.cluster_arn = str(desired.get("clusterArn") or "")
@@ -96,6 +118,7 @@ class TaskRunner:
         self.clock = clock
         self.pause_image = pause_image
         self.awsvpc_network = awsvpc_network
+        self.cgroups = cgroups
         self.definition: dict[str, Any] = dict(desired.get("taskDefinition") or {})
         overrides = desired.get("overrides") or {}
         self.overrides = {o.get("name"): o for o in overrides.get("containerOverrides") or ()}
@@ -110,6 +133,8 @@ class TaskRunner:
         self.last_status = "PROVISIONING"
         self.pull_started_at: float | None = None
         self.pull_stopped_at: float | None = None
+        self.started_at: float | None = None
+        self.stopping_at: float | None = None
         self.execution_stopped_at: float | None = None
         self.stop_code: str | None = None
         self.stopped_reason: str | None = None
@@ -117,7 +142,8 @@ class TaskRunner:
         self.pause_id: str | None = None
         self.adopted = dict(adopted or {})
         self._pause_state: ContainerState | None = None
-        self._changed = asyncio.Condition()
+        # Replaced on every change: waiters hold the one current when they started waiting.
+        self._changed = asyncio.Event()
         self._poke = asyncio.Event()
         self._stop = asyncio.Event()
         if desired.get("desiredStatus") == "STOPPED":
@@ -125,12 +151,18 @@ class TaskRunner:
 
     # -- inputs ----------------------------------------------------------------
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def request_stop(self, code: str | None, reason: str | None) -> None:
+        """Stop the task (the first reason given stays)."""
         if not self._stop.is_set():
+            self.stopping_at = self.clock.now()
             self.stop_code = self.stop_code or code or "UserInitiated"
             self.stopped_reason = self.stopped_reason or reason or "Task stopped"
             self._stop.set()
-            self._poke.set()
+            self._notify()
 
     async def on_event(self, event: ContainerEvent) -> None:
         track = self._track_for(event.container_id, event.labels)
@@ -147,12 +179,11 @@ class TaskRunner:
                 track.health = health
                 changed = True
         elif event.action is EventAction.OOM:
-            track.reason = "OutOfMemoryError: Container killed due to memory usage"
+            track.reason = _OOM_REASON
             changed = True
         if changed:
-            async with self._changed:
-                self._changed.notify_all()
-            self._poke.set()
+            self._check_essential(track)
+            self._notify()
             self.publish()
 
     def _track_for(self, container_id: str, labels: Mapping[str, str]) -> Track | None:
@@ -161,6 +192,15 @@ class TaskRunner:
                 return track
         name = labels.get("com.amazonaws.ecs.container-name")
         return self.tracks.get(name or "")
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+        self._poke.set()
+
+    def _check_essential(self, track: Track) -> None:
+        if track.essential and track.status == "STOPPED":
+            self.request_stop("EssentialContainerExited", _ESSENTIAL_EXITED)
 
     # -- reporting ---------------------------------------------------------------
 
@@ -173,9 +213,12 @@ class TaskRunner:
             "executionStoppedAt": self.execution_stopped_at,
             "containers": [t.to_report() for t in self.tracks.values()],
         }
+        if self.started_at is not None:
+            report["startedAt"] = self.started_at
         if self._stop.is_set():
             report["stopCode"] = self.stop_code
             report["stoppedReason"] = self.stopped_reason
+            report["stoppingAt"] = self.stopping_at
         if self.ctx.network_mode == "awsvpc" and self.ip_address:
             report["eni"] = {"privateIPv4Address": self.ip_address}
             for t in report["containers"]:
@@ -195,11 +238,10 @@ class TaskRunner:
 
     async def run(self) -> None:
         try:
-            if not self._stop.is_set():
-                if self.adopted:
-                    await self._adopt()
-                else:
-                    await self._start()
+            if self.adopted:
+                await self._adopt()
+            elif not self._stop.is_set():
+                await self._start()
             if not self._stop.is_set():
                 await self._supervise()
         except TaskFailedToStart as failure:
@@ -212,112 +254,163 @@ class TaskRunner:
         await self._stop_all()
 
     async def _start(self) -> None:
-        self.pull_started_at = self.clock.now()
+        self.pull_started_at = self.pull_started_at or self.clock.now()
         self._advance("PENDING")
-        images = sorted({t.definition.get("image", "") for t in self.tracks.values()})
-        present = await asyncio.gather(*(self.runtime.image_exists(i) for i in images))
-        for image, here in zip(images, present, strict=True):
-            if not here:
-                try:
-                    await self.runtime.pull(image)
-                except ImagePullError as err:
-                    self.pull_stopped_at = self.clock.now()
-                    raise TaskFailedToStart(
-                        f"CannotPullContainerError: pull image manifest has been retried "
-                        f"1 time(s): {err}"
-                    ) from err
+        await self._pull_images()
         self.pull_stopped_at = self.clock.now()
+        self._advance("ACTIVATING")
+        self._enter_cgroup()
         if self.ctx.network_mode == "awsvpc":
             await self._start_pause()
-        self._advance("ACTIVATING")
         await asyncio.gather(*(self._start_container(t) for t in self.tracks.values()))
         if self._stop.is_set():
             return
+        self.started_at = self.clock.now()
         self._advance("RUNNING")
+
+    async def _pull_images(self) -> None:
+        images = sorted({t.definition.get("image", "") for t in self.tracks.values()})
+        present = await asyncio.gather(*(self.runtime.image_exists(i) for i in images))
+        for image, here in zip(images, present, strict=True):
+            if here:
+                continue
+            try:
+                await self.runtime.pull(image)
+            except ImagePullError as err:
+                self.pull_stopped_at = self.clock.now()
+                reason = (
+                    f"CannotPullContainerError: pull image manifest has been retried "
+                    f"1 time(s): {err}"
+                )
+                for track in self.tracks.values():
+                    if track.definition.get("image", "") == image:
+                        track.reason = reason
+                raise TaskFailedToStart(reason) from err
+
+    def _enter_cgroup(self) -> None:
+        if self.cgroups is None or not (self.ctx.task_cpu or self.ctx.task_memory):
+            return
+        parent = self.cgroups.create(
+            self.ctx.task_id, cpu_units=self.ctx.task_cpu, memory_mib=self.ctx.task_memory
+        )
+        if parent is not None:
+            self.ctx = replace(self.ctx, cgroup_parent=parent)
 
     async def _start_pause(self) -> None:
         ports: list[PortMapping] = []
         for track in self.tracks.values():
             ports.extend(port_mappings(track.definition, self.ctx))
         spec = pause_spec(self.ctx, self.pause_image, tuple(ports), self.awsvpc_network)
-        self.pause_id = await self._create(spec)
-        await self.runtime.start(self.pause_id)
-        state = await self.runtime.inspect(self.pause_id)
+        try:
+            self.pause_id, _ = await self._create(spec)
+            await self.runtime.start(self.pause_id)
+            state = await self.runtime.inspect(self.pause_id)
+        except DockerError as err:
+            raise TaskFailedToStart(
+                f"ResourceInitializationError: failed to set up the task network: {err}"
+            ) from err
+        self._take_pause(state)
+
+    def _take_pause(self, state: ContainerState) -> None:
+        self.pause_id = state.id
+        self._pause_state = state
         self.ip_address = state.ip_addresses.get(self.awsvpc_network) or next(
             iter(state.ip_addresses.values()), None
         )
-        self._pause_state = state
-        self.ctx = _with_pause(self.ctx, self.pause_id)
+        self.ctx = replace(self.ctx, pause_container=state.id)
 
-    async def _create(self, spec: Any) -> str:
+    async def _create(self, spec: ContainerSpec) -> tuple[str, bool]:
+        """(container id, whether it existed already)."""
         try:
-            return await self.runtime.create(spec)
+            return await self.runtime.create(spec), False
         except Conflict:
             # Same deterministic name: this task's container exists already (never duplicate).
             existing = await self.runtime.inspect(spec.name)
-            return existing.id
+            return existing.id, True
+
+    def _dependencies_met(self, track: Track) -> bool:
+        """Whether `track` may start; TaskFailedToStart when it never will."""
+        for dep in track.definition.get("dependsOn") or ():
+            other = self.tracks.get(dep.get("containerName", ""))
+            if other is None:
+                continue
+            condition = dep.get("condition", "START")
+            if condition == "START" and not other.started:
+                return False
+            if condition in ("COMPLETE", "SUCCESS") and other.status != "STOPPED":
+                return False
+            if condition == "SUCCESS" and other.exit_code not in (0, None):
+                raise TaskFailedToStart(
+                    f"dependency {other.name} exited with code {other.exit_code}; "
+                    f"condition SUCCESS of {track.name} cannot be met"
+                )
+            if condition == "HEALTHY":
+                if other.health == "UNHEALTHY" or other.status == "STOPPED":
+                    state = "unhealthy" if other.health == "UNHEALTHY" else "stopped"
+                    raise TaskFailedToStart(
+                        f"dependency {other.name} is {state}; "
+                        f"condition HEALTHY of {track.name} cannot be met"
+                    )
+                if other.health != "HEALTHY":
+                    return False
+        return True
 
     async def _wait_dependencies(self, track: Track) -> None:
-        deps = track.definition.get("dependsOn") or ()
-
-        def ready() -> bool:
-            if self._stop.is_set():
-                return True
-            for dep in deps:
-                other = self.tracks.get(dep.get("containerName", ""))
-                if other is None:
-                    continue
-                condition = dep.get("condition", "START")
-                if condition == "START" and not other.started:
-                    return False
-                if condition in ("COMPLETE", "SUCCESS") and other.status != "STOPPED":
-                    return False
-                if condition == "SUCCESS" and other.exit_code not in (0, None):
-                    raise TaskFailedToStart(
-                        f"dependency {other.name} exited with code {other.exit_code}; "
-                        f"condition SUCCESS of {track.name} cannot be met"
-                    )
-                if condition == "HEALTHY":
-                    if other.health == "UNHEALTHY" or other.status == "STOPPED":
-                        raise TaskFailedToStart(
-                            f"dependency {other.name} is {other.health.lower()}; "
-                            f"condition HEALTHY of {track.name} cannot be met"
-                        )
-                    if other.health != "HEALTHY":
-                        return False
-            return True
-
-        async with self._changed:
-            await self._changed.wait_for(ready)
+        while not self._stop.is_set():
+            changed = self._changed
+            if self._dependencies_met(track):
+                return
+            await changed.wait()
 
     async def _start_container(self, track: Track) -> None:
-        await self._wait_dependencies(track)
+        try:
+            await self._wait_dependencies(track)
+        except TaskFailedToStart as failure:
+            # Stop rather than raise: the task's other starters finish what they began.
+            track.reason = failure.reason
+            self.request_stop("TaskFailedToStart", failure.reason)
+            return
         if self._stop.is_set():
             return
         spec = container_spec(track.definition, self.overrides.get(track.name, {}), self.ctx)
         try:
-            track.runtime_id = await self._create(spec)
-            await self.runtime.start(track.runtime_id)
-        except NotFound as err:
-            raise TaskFailedToStart(f"CannotCreateContainerError: {err}") from err
+            state = await self._run_container(track, spec)
         except DockerError as err:
-            raise TaskFailedToStart(f"CannotStartContainerError: {err}") from err
-        state = await self.runtime.inspect(track.runtime_id)
+            kind = "CannotCreateContainerError" if track.runtime_id is None else None
+            reason = f"{kind or 'CannotStartContainerError'}: {err}"
+            track.reason = reason
+            self.request_stop("TaskFailedToStart", reason)
+            return
+        if state is None:
+            return
         self._apply_state(track, state)
         track.started = True
-        async with self._changed:
-            self._changed.notify_all()
+        self._check_essential(track)
+        self._notify()
         self.publish()
+
+    async def _run_container(self, track: Track, spec: ContainerSpec) -> ContainerState | None:
+        """Create and start; None when the task began stopping in between."""
+        track.runtime_id, existed = await self._create(spec)
+        if existed:
+            state = await self.runtime.inspect(track.runtime_id)
+            if state.finished_at is not None and not state.running:
+                return state  # it ran already and keeps its exit: never run it twice
+        if self._stop.is_set():
+            return None
+        await self.runtime.start(track.runtime_id)
+        return await self.runtime.inspect(track.runtime_id)
 
     def _apply_state(self, track: Track, state: ContainerState) -> None:
         track.runtime_id = state.id
         if state.running:
-            track.status = "RUNNING"
+            if track.status != "STOPPED":
+                track.status = "RUNNING"
         elif state.exit_code is not None and state.finished_at is not None:
             track.status = "STOPPED"
             track.exit_code = state.exit_code
             if state.oom_killed:
-                track.reason = "OutOfMemoryError: Container killed due to memory usage"
+                track.reason = _OOM_REASON
         health = _HEALTH.get(state.health)
         if health:
             track.health = health
@@ -349,68 +442,42 @@ class TaskRunner:
 
     async def _adopt(self) -> None:
         """Take back containers that ran on while the agent was away."""
-        if self.pull_started_at is None:
-            self.pull_started_at = self.clock.now()
-        if self.ctx.network_mode == "awsvpc":
-            pause = self.adopted.get("~internal~ecs~pause")
-            if pause:
-                with contextlib.suppress(NotFound):
-                    state = await self.runtime.inspect(pause)
-                    self.pause_id = state.id
-                    self._pause_state = state
-                    self.ip_address = next(iter(state.ip_addresses.values()), None)
-                    self.ctx = _with_pause(self.ctx, state.id)
-        missing = []
+        if self.server_status in _NOT_YET_RUNNING and not self._stop.is_set():
+            # The control plane never saw it run: finish starting it. Containers that
+            # exist are found by name and reused, so nothing runs twice.
+            await self._start()
+            return
+        pause = self.adopted.get(PAUSE_CONTAINER_NAME)
+        if pause and self.ctx.network_mode == "awsvpc":
+            with contextlib.suppress(NotFound):
+                self._take_pause(await self.runtime.inspect(pause))
         for name, track in self.tracks.items():
             container = self.adopted.get(name)
-            if container is None:
-                missing.append(name)
-                continue
-            try:
-                state = await self.runtime.inspect(container)
-            except NotFound:
-                missing.append(name)
+            state = None
+            if container is not None:
+                with contextlib.suppress(NotFound):
+                    state = await self.runtime.inspect(container)
+            if state is None:
+                track.status = "STOPPED"
+                track.reason = "Container was removed while the agent was not running"
+                if track.essential:
+                    self.request_stop(
+                        "EssentialContainerExited",
+                        f"Essential container {name} was removed while the agent was not running",
+                    )
                 continue
             self._apply_state(track, state)
             track.started = True
-        if (
-            missing
-            and len(missing) == len(self.tracks)
-            and self.server_status
-            in (
-                "PROVISIONING",
-                "PENDING",
-            )
-        ):
-            # Placed but never started: start it now, once.
-            self.adopted = {}
-            await self._start()
-            return
-        for name in missing:
-            track = self.tracks[name]
-            track.status = "STOPPED"
-            track.reason = "Container was removed while the agent was not running"
-            if track.essential:
-                self.request_stop(
-                    "EssentialContainerExited",
-                    f"Essential container {name} was removed while the agent was not running",
-                )
+            self._check_essential(track)
+        self.pull_started_at = self.pull_started_at or self.clock.now()
         self.pull_stopped_at = self.pull_stopped_at or self.clock.now()
-        self.last_status = "RUNNING" if not self._stop.is_set() else self.last_status
+        if not self._stop.is_set():
+            self.last_status = "RUNNING"
         self.publish()
 
-    def _essential_exit(self) -> Track | None:
-        for track in self.tracks.values():
-            if track.essential and track.status == "STOPPED":
-                return track
-        return None
-
     async def _supervise(self) -> None:
-        """Run until asked to stop or an essential container exits."""
+        """Run until asked to stop (an essential container's exit asks too)."""
         while not self._stop.is_set():
-            if self._essential_exit() is not None:
-                self.request_stop("EssentialContainerExited", "Essential container in task exited")
-                return
             await self._poke.wait()
             self._poke.clear()
 
@@ -435,26 +502,35 @@ class TaskRunner:
         self._advance("STOPPING")
         for wave in self._stop_order():
             await asyncio.gather(*(self._stop_container(t) for t in wave))
+        self.execution_stopped_at = self.clock.now()
         self._advance("DEPROVISIONING")
         if self.pause_id:
             with contextlib.suppress(DockerError):
                 await self.runtime.stop(self.pause_id, timeout=1)
-        self.execution_stopped_at = self.clock.now()
+        await self._release_cgroup()
         self._advance("STOPPED")
 
     async def _stop_container(self, track: Track) -> None:
-        if track.runtime_id is None:
-            track.status = "STOPPED"
-            return
-        if track.status != "STOPPED":
-            timeout = int(track.definition.get("stopTimeout") or 30)
+        if track.runtime_id is not None:
+            if track.status != "STOPPED":
+                timeout = int(track.definition.get("stopTimeout") or 30)
+                with contextlib.suppress(NotFound):
+                    await self.runtime.stop(track.runtime_id, timeout=timeout)
             with contextlib.suppress(NotFound):
-                await self.runtime.stop(track.runtime_id, timeout=timeout)
-        with contextlib.suppress(NotFound):
-            state = await self.runtime.inspect(track.runtime_id)
-            track.status = "STOPPED"
-            track.exit_code = state.exit_code
+                state = await self.runtime.inspect(track.runtime_id)
+                if state.exit_code is not None:
+                    track.exit_code = state.exit_code
         track.status = "STOPPED"
+
+    async def _release_cgroup(self) -> None:
+        if self.cgroups is None:
+            return
+        # The engine removes each container's cgroup a moment after it exits.
+        for _ in range(_CGROUP_RELEASE_ATTEMPTS):
+            if self.cgroups.remove(self.ctx.task_id):
+                return
+            await asyncio.sleep(_CGROUP_RELEASE_INTERVAL)
+        log.warning("task cgroup still busy", extra={"task": self.task_arn})
 
     async def remove_containers(self) -> None:
         """Remove the task's containers (after the cleanup delay)."""
@@ -464,7 +540,5 @@ class TaskRunner:
         for cid in ids:
             with contextlib.suppress(NotFound, Conflict):
                 await self.runtime.remove(cid, force=True)
-
-
-def _with_pause(ctx: TaskContext, pause_id: str) -> TaskContext:
-    return replace(ctx, pause_container=pause_id)
+        if self.cgroups is not None:
+            self.cgroups.remove(self.ctx.task_id)
