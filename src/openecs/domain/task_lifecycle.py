@@ -1,7 +1,14 @@
 """Pure rules for how a task changes: agent reports, stop requests, health.
 
 Reports are absolute (the agent's whole view of a task), so applying the
-same report twice, or an old one late, changes nothing.
+same report twice, or an old one late, changes nothing. A STOPPED task is
+final: no report changes it any more.
+
+The agent coalesces reports (only a task's newest state is sent), so the
+control plane may never see some statuses: a task can go from PENDING
+straight to STOPPED. Timestamps therefore travel in the reports themselves
+(`startedAt`, `pullStartedAt`...) rather than being inferred from which
+statuses were seen.
 """
 
 from __future__ import annotations
@@ -110,6 +117,8 @@ def apply_report(
     task: Task, report: Mapping[str, Any], *, now: float, health_checked: set[str]
 ) -> bool:
     """Fold an agent's report into the task; True if anything a client sees changed."""
+    if task.is_stopped:
+        return False
     changed = False
     by_name = {c.name: c for c in task.containers}
     for item in report.get("containers") or ():
@@ -127,7 +136,7 @@ def apply_report(
             # The agent stopped it on its own: an essential container exited or it failed to start.
             request_stop(
                 task,
-                now=now,
+                now=report.get("stoppingAt") or now,
                 code=report.get("stopCode") or StopCode.ESSENTIAL_CONTAINER_EXITED,
                 reason=report.get("stoppedReason") or "Task stopped by the agent",
             )
@@ -135,6 +144,11 @@ def apply_report(
             task.execution_stopped_at = report.get("executionStoppedAt") or now
             task.stopped_at = now
             task.stopping_at = task.stopping_at or now
+    if task.started_at is None and report.get("startedAt") is not None:
+        # It ran, though the report that said RUNNING was overtaken by a later one.
+        task.started_at = report["startedAt"]
+        task.connectivity_at = task.connectivity_at or task.started_at
+        changed = True
     for attr, key in (
         ("pull_started_at", "pullStartedAt"),
         ("pull_stopped_at", "pullStoppedAt"),
