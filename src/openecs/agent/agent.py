@@ -8,7 +8,8 @@ tasks the control plane places on it.
 
 Nothing here is the source of truth: the control plane says what should
 run, Docker says what does, and the agent reconciles the two. Killed and
-restarted, it finds its containers by their labels and carries on.
+restarted, it finds its containers by their labels and carries on. Once its
+container instance is deregistered, it stops its tasks and exits.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ from openecs.agent.control_client import ControlPlaneClient, ControlPlaneError
 from openecs.agent.identity import AgentIdentity, load_identity, save_identity
 from openecs.agent.metadata_server import MetadataServer
 from openecs.agent.reporter import Reporter
+from openecs.agent.task_cgroups import DEFAULT_CGROUP_ROOT, TaskCgroups
 from openecs.agent.task_runner import TaskRunner
+from openecs.domain.errors import AwsError
+from openecs.domain.task_size import parse_task_cpu, parse_task_memory
 from openecs.platform.clock import Clock, SystemClock
 
 __all__ = ["Agent", "AgentConfig"]
@@ -46,6 +50,9 @@ __all__ = ["Agent", "AgentConfig"]
 log = logging.getLogger("openecs.agent")
 
 AWSVPC_NETWORK = "openecs-awsvpc"
+# Tasks this agent ran to the end, remembered so that a control plane still
+# listing one (its STOPPED report not yet in) never gets it started again.
+_FINISHED_MEMORY = 10_000
 
 
 @dataclass
@@ -67,6 +74,9 @@ class AgentConfig:
     # Capacity to offer instead of the host's (for trying many small instances).
     cpu_units: int | None = None
     memory_mib: int | None = None
+    # Task-level cpu/memory as a cgroup per task (falls back to per-container limits).
+    task_cgroups: bool = True
+    cgroup_root: Path = DEFAULT_CGROUP_ROOT
 
 
 class Agent:
@@ -89,7 +99,10 @@ class Agent:
         self.runners: dict[str, TaskRunner] = {}
         self._runner_tasks: dict[str, asyncio.Task[None]] = {}
         self._finished_at: dict[str, float] = {}
+        self._finished: dict[str, None] = {}
         self._adoptable: dict[str, dict[str, str]] = {}
+        self.cgroups: TaskCgroups | None = None
+        self.deregistered = False
         self.reporter = Reporter(self._send_reports)
         self.metadata = MetadataServer(
             self._runner_by_task_id,
@@ -112,6 +125,7 @@ class Agent:
     # -- start-up ------------------------------------------------------------------
 
     async def run(self) -> None:
+        """Serve until the container instance is deregistered (or cancelled)."""
         await self._prepare_host()
         await self._register()
         await self._find_adoptable()
@@ -122,10 +136,13 @@ class Agent:
             asyncio.create_task(self._cleanup_loop(), name="cleanup"),
         ]
         try:
-            await asyncio.gather(*background)
+            done, _ = await asyncio.wait(background, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a loop that failed takes the agent down with its error
         finally:
             for task in background:
                 task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await self.metadata.stop()
 
     async def _prepare_host(self) -> None:
@@ -141,6 +158,17 @@ class Agent:
                     self._gateways[network] = info.gateways[0]
         addresses = ["127.0.0.1", *self._gateways.values()]
         await self.metadata.start(addresses)
+        if self.config.task_cgroups:
+            host = await self.runtime.host_info()
+            cgroups = TaskCgroups(self.config.cgroup_root)
+            # Under the systemd driver a cgroup parent must be a slice: not ours to make.
+            if host.cgroup_driver == "cgroupfs" and cgroups.version is not None:
+                self.cgroups = cgroups
+            else:
+                log.info(
+                    "task cgroups off; limiting containers one by one",
+                    extra={"cgroupDriver": host.cgroup_driver, "cgroups": cgroups.version},
+                )
 
     async def _registration(self) -> dict[str, Any]:
         host = await self.runtime.host_info()
@@ -245,6 +273,19 @@ class Agent:
                 continue
             digest = str(result.get("digest"))
             await self._reconcile(result.get("tasks") or [])
+            if result.get("instanceStatus") == "INACTIVE":
+                await self._wind_down()
+                return
+
+    async def _wind_down(self) -> None:
+        """Deregistered: let the tasks stop (the control plane asked), report, then end."""
+        log.warning("container instance deregistered; stopping")
+        self.deregistered = True
+        for runner in self.runners.values():
+            runner.request_stop("TerminationNotice", "Container instance deregistered")
+        await asyncio.gather(*self._runner_tasks.values(), return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.reporter.flushed(), 10.0)
 
     def _republish(self) -> None:
         for runner in self.runners.values():
@@ -255,7 +296,8 @@ class Agent:
         for arn, task in wanted.items():
             runner = self.runners.get(arn)
             if runner is None:
-                self._launch(task)
+                if arn not in self._finished:
+                    self._launch(task)
             elif task.get("desiredStatus") == "STOPPED":
                 runner.request_stop(task.get("stopCode"), task.get("stoppedReason"))
         for arn, runner in list(self.runners.items()):
@@ -289,8 +331,8 @@ class Agent:
             host_ip=self.config.host_address,
             metadata_uri=f"http://{gateway}:{self.metadata.port}/v4/{task_id}",
             volumes=_volumes(td, task_id),
-            task_cpu=_int(task.get("cpu")) if mode == "awsvpc" or self.is_fargate else 0,
-            task_memory=_int(task.get("memory")) if mode == "awsvpc" or self.is_fargate else 0,
+            task_cpu=_task_size(task, td, "cpu"),
+            task_memory=_task_size(task, td, "memory"),
             allow_privileged=self.config.allow_privileged and not self.is_fargate,
         )
         runner = TaskRunner(
@@ -302,14 +344,21 @@ class Agent:
             pause_image=self.config.pause_image,
             awsvpc_network=AWSVPC_NETWORK,
             adopted=self._adoptable.pop(arn, None),
+            cgroups=self.cgroups,
         )
         self.runners[arn] = runner
         self._runner_tasks[arn] = asyncio.create_task(self._run(runner), name=f"task {task_id}")
 
     async def _run(self, runner: TaskRunner) -> None:
-        await _ensure_volumes(self.runtime, runner.definition, runner.ctx)
+        try:
+            await _ensure_volumes(self.runtime, runner.definition, runner.ctx)
+        except DockerError as err:
+            runner.request_stop("TaskFailedToStart", f"CannotCreateVolumeError: {err}")
         await runner.run()
         self._finished_at[runner.task_arn] = self.clock.monotonic()
+        self._finished[runner.task_arn] = None
+        while len(self._finished) > _FINISHED_MEMORY:
+            self._finished.pop(next(iter(self._finished)))
 
     async def _event_loop(self) -> None:
         async for event in self.runtime.events(labels={L.AGENT: self.identity.agent_id}):
@@ -367,10 +416,18 @@ _CAPABILITIES = (
 )
 
 
-def _int(value: Any) -> int:
+def _task_size(task: Mapping[str, Any], td: Mapping[str, Any], key: str) -> int:
+    """The task-level cpu (units) or memory (MiB) the task asked for; 0 when it has none.
+
+    Read from the task definition and overrides, not the task's `cpu`/`memory`:
+    without a task size the control plane shows the sum of the containers' there.
+    """
+    value = (task.get("overrides") or {}).get(key) or td.get(key)
+    if not value:
+        return 0
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return parse_task_cpu(str(value)) if key == "cpu" else parse_task_memory(str(value))
+    except AwsError:
         return 0
 
 

@@ -122,7 +122,7 @@ class MetadataServer:
             "KnownStatus": runner.last_status,
             "Limits": {
                 "CPU": _num(td.get("cpu")) / 1024 if td.get("cpu") else None,
-                "Memory": _num(td.get("memory")) or None,
+                "Memory": int(_num(td.get("memory"))) or None,
             },
             "PullStartedAt": _iso(runner.pull_started_at),
             "PullStoppedAt": _iso(runner.pull_stopped_at),

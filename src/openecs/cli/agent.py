@@ -39,6 +39,20 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cpu-units", type=int, default=None, help="CPU units to offer")
     parser.add_argument("--memory-mib", type=int, default=None, help="memory to offer, MiB")
+    parser.add_argument(
+        "--poll-wait",
+        type=float,
+        default=float(env_default("POLL_WAIT_SECONDS", "20")),
+        help="seconds a poll for desired tasks waits for a change; keep it well under "
+        "the server's --agent-timeout",
+    )
+    parser.add_argument(
+        "--task-cgroups",
+        choices=["auto", "off"],
+        default=env_default("TASK_CGROUPS", "auto"),
+        help="task-level cpu/memory as a cgroup per task (auto: when the engine uses "
+        "cgroupfs and the cgroup tree is writable); off: limit each container instead",
+    )
     parser.add_argument("--log-level", default=env_default("LOG_LEVEL", "INFO"))
 
 
@@ -65,6 +79,8 @@ def agent_config_from_args(args: argparse.Namespace) -> AgentConfig:
         cleanup_delay=args.cleanup_delay,
         cpu_units=args.cpu_units,
         memory_mib=args.memory_mib,
+        poll_wait=args.poll_wait,
+        task_cgroups=args.task_cgroups == "auto",
     )
 
 
@@ -73,6 +89,8 @@ async def _main(config: AgentConfig) -> None:
     agent = Agent(config, runtime)
     try:
         await agent.run()
+        if agent.deregistered:
+            print("openecs agent: the container instance was deregistered", file=sys.stderr)
     finally:
         await agent.aclose()
         await runtime.aclose()

@@ -13,7 +13,7 @@ from openecs.agent.agent import Agent, AgentConfig
 from openecs.agent.docker_runtime import DockerRuntime
 from openecs.cli.credentials import load_or_create_credentials
 from openecs.cli.server import build_app
-from openecs.platform.config import ServerConfig
+from openecs.platform.config import ServerConfig, env_default
 from openecs.platform.logging import configure_logging
 
 __all__ = ["run_up"]
@@ -45,6 +45,9 @@ async def _serve(config: ServerConfig, args: argparse.Namespace) -> None:
             data_dir=config.data_dir / "fargate-agent",
             instance_type="openecs.fargate",
             cleanup_delay=args.cleanup_delay,
+            # The server marks an agent lost when it has not polled for agent_timeout.
+            poll_wait=min(20.0, max(config.agent_timeout_seconds / 3, 0.5)),
+            task_cgroups=env_default("TASK_CGROUPS", "auto") != "off",
         ),
         runtime,
     )
