@@ -135,3 +135,152 @@ class ServiceNotFoundException(ClientError):
 
 class ServiceNotActiveException(ClientError):
     code = "ServiceNotActiveException"
+
+
+# --- Elastic Load Balancing v2 -------------------------------------------------------
+# `code` is the model's error shape name; the Query protocol sends the shape's wire
+# code (TargetGroupNotFoundException → TargetGroupNotFound) and HTTP status.
+
+
+class ValidationError(ClientError):
+    """The Query protocol's generic bad-input error (AWS's `ValidationError`)."""
+
+    code = "ValidationError"
+
+
+class LoadBalancerNotFoundException(ClientError):
+    code = "LoadBalancerNotFoundException"
+
+
+class TargetGroupNotFoundException(ClientError):
+    code = "TargetGroupNotFoundException"
+
+
+class ListenerNotFoundException(ClientError):
+    code = "ListenerNotFoundException"
+
+
+class RuleNotFoundException(ClientError):
+    code = "RuleNotFoundException"
+
+
+class DuplicateLoadBalancerNameException(ClientError):
+    code = "DuplicateLoadBalancerNameException"
+
+
+class DuplicateTargetGroupNameException(ClientError):
+    code = "DuplicateTargetGroupNameException"
+
+
+class DuplicateListenerException(ClientError):
+    code = "DuplicateListenerException"
+
+
+class DuplicateTagKeysException(ClientError):
+    code = "DuplicateTagKeysException"
+
+
+class PriorityInUseException(ClientError):
+    code = "PriorityInUseException"
+
+
+class InvalidTargetException(ClientError):
+    code = "InvalidTargetException"
+
+
+class IncompatibleProtocolsException(ClientError):
+    code = "IncompatibleProtocolsException"
+
+
+class UnsupportedProtocolException(ClientError):
+    code = "UnsupportedProtocolException"
+
+
+class InvalidConfigurationRequestException(ClientError):
+    code = "InvalidConfigurationRequestException"
+
+
+class InvalidLoadBalancerActionException(ClientError):
+    code = "InvalidLoadBalancerActionException"
+
+
+class OperationNotPermittedException(ClientError):
+    code = "OperationNotPermittedException"
+
+
+class TargetGroupAssociationLimitException(ClientError):
+    code = "TargetGroupAssociationLimitException"
+
+
+class TooManyLoadBalancersException(ClientError):
+    code = "TooManyLoadBalancersException"
+
+
+class TooManyTargetGroupsException(ClientError):
+    code = "TooManyTargetGroupsException"
+
+
+class TooManyListenersException(ClientError):
+    code = "TooManyListenersException"
+
+
+class TooManyRulesException(ClientError):
+    code = "TooManyRulesException"
+
+
+class TooManyTargetsException(ClientError):
+    code = "TooManyTargetsException"
+
+
+class TooManyTagsException(ClientError):
+    code = "TooManyTagsException"
+
+
+class TooManyActionsException(ClientError):
+    code = "TooManyActionsException"
+
+
+# --- the Query protocol's own errors ---------------------------------------------------
+
+
+class InvalidActionException(ClientError):
+    code = "InvalidAction"
+
+
+class MissingParameterException(ClientError):
+    code = "MissingParameter"
+
+
+class MalformedQueryStringException(ClientError):
+    code = "MalformedQueryString"
+
+
+__all__ += [
+    "DuplicateListenerException",
+    "DuplicateLoadBalancerNameException",
+    "DuplicateTagKeysException",
+    "DuplicateTargetGroupNameException",
+    "IncompatibleProtocolsException",
+    "InvalidActionException",
+    "InvalidConfigurationRequestException",
+    "InvalidLoadBalancerActionException",
+    "InvalidTargetException",
+    "ListenerNotFoundException",
+    "LoadBalancerNotFoundException",
+    "MalformedQueryStringException",
+    "MissingParameterException",
+    "OperationNotPermittedException",
+    "PriorityInUseException",
+    "RuleNotFoundException",
+    "TargetGroupAssociationLimitException",
+    "TargetGroupNotFoundException",
+    "TooManyActionsException",
+    "TooManyListenersException",
+    "TooManyLoadBalancersException",
+    "TooManyRulesException",
+    "TooManyTagsException",
+    "TooManyTargetGroupsException",
+    "TooManyTargetsException",
+    "UnsupportedProtocolException",
+    "ValidationError",
+]

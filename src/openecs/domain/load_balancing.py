@@ -60,6 +60,9 @@ class LoadBalancer:
     security_groups: list[str] = field(default_factory=list)
     attributes: dict[str, str] = field(default_factory=dict)
     version: int = 1
+    # Where the data plane binds this load balancer's listeners (port = listener port).
+    address: str = "127.0.0.1"
+    vpc_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -121,6 +124,8 @@ class Listener:
     protocol: str
     default_actions: list[dict[str, Any]]
     created_at: float
+    # Bumped by every change to the listener or its rules (optimistic concurrency).
+    version: int = 1
 
 
 @dataclass(slots=True)
