@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -178,3 +179,115 @@ services = Table(
     Column("doc", Text, nullable=False),
     Index("ix_services_cluster", "account_id", "region", "cluster", "status"),
 )
+
+# --- application load balancing (elbv2) -----------------------------------------------
+# Rows reference each other by ARN; deleting a load balancer cascades to its listeners,
+# a listener to its rules, a target group to its targets. A target group that a rule
+# forwards to cannot be deleted (rule_target_groups' foreign key).
+
+load_balancers = Table(
+    "load_balancers",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("doc", Text, nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_load_balancers_name"),
+)
+
+target_groups = Table(
+    "target_groups",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("doc", Text, nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_target_groups_name"),
+)
+
+listeners = Table(
+    "listeners",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column(
+        "load_balancer_arn",
+        String(2048),
+        ForeignKey("load_balancers.arn", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("port", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("doc", Text, nullable=False),
+    UniqueConstraint("load_balancer_arn", "port", name="uq_listeners_port"),
+)
+
+rules = Table(
+    "rules",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column(
+        "listener_arn",
+        String(2048),
+        ForeignKey("listeners.arn", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("load_balancer_arn", String(2048), nullable=False),
+    # NULL for the listener's default rule.
+    Column("priority", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("doc", Text, nullable=False),
+    Index("ix_rules_listener", "listener_arn", "priority"),
+)
+
+rule_target_groups = Table(
+    "rule_target_groups",
+    metadata,
+    Column(
+        "rule_arn",
+        String(2048),
+        ForeignKey("rules.arn", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("target_group_arn", String(2048), ForeignKey("target_groups.arn"), primary_key=True),
+    Index("ix_rule_target_groups_target_group", "target_group_arn"),
+)
+
+targets = Table(
+    "targets",
+    metadata,
+    Column(
+        "target_group_arn",
+        String(2048),
+        ForeignKey("target_groups.arn", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("target_id", String(255), primary_key=True),
+    Column("port", Integer, primary_key=True),
+    Column("address", String(255), nullable=False),
+    Column("availability_zone", String(64), nullable=True),
+    Column("registered_at", Float, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("reason", String(64), nullable=True),
+    Column("description", String(1024), nullable=True),
+    Column("draining_until", Float, nullable=True),
+)
+
+__all__ += [
+    "listeners",
+    "load_balancers",
+    "rule_target_groups",
+    "rules",
+    "target_groups",
+    "targets",
+]
