@@ -2,14 +2,24 @@
 
 `compute_service_actions(service, tasks, view, now)` compares desired with
 actual and returns what to do — tasks to start per deployment, tasks to stop
-with their reasons, deployment state changes and events. It changes nothing
-itself; `usecases.services.apply_service_actions` applies it. Level-triggered:
-run it again on the same state and it asks for the same things (or nothing).
+with their reasons, deployment state changes and events. It touches no store:
+the deployment bookkeeping it decides is written onto the `service` object it
+was given (`service_changed` says so), and `usecases.services.apply_service_actions`
+carries the rest out. Level-triggered: run it again on the same state and it
+asks for the same things (or nothing).
 
 Rolling updates follow ECS: never more than maximumPercent * desired tasks
-alive, never fewer than minimumHealthyPercent * desired healthy ones while
-replacing, new tasks first where the maximum allows, old ones stopped as
-the new ones turn healthy.
+alive (rounded down), never fewer than minimumHealthyPercent * desired healthy
+ones (rounded up) while replacing, new tasks first where the maximum allows,
+old ones stopped as the new ones turn healthy. Tasks on DRAINING container
+instances are replaced under the same two bounds. Scale-in takes unhealthy
+tasks first, then from the most crowded Availability Zone and instance, and
+never a task with scale-in protection.
+
+LIMITATIONS (against ECS): a task without container health checks counts as
+healthy as soon as it is RUNNING (ECS waits 40 s); load balancer health only
+counts once a load balancer reports it (`ServiceView.lb_healthy`); DAEMON
+services ignore placement constraints when choosing their instances.
 """
 
 from __future__ import annotations
@@ -29,12 +39,36 @@ from openecs.domain.service import (
 )
 from openecs.domain.task import StopCode, Task, TaskStatus
 
+__all__ = [
+    "DRAINING_REASON",
+    "SCALE_IN_REASON",
+    "STALLED_MESSAGE",
+    "UNHEALTHY_REASON",
+    "ServiceActions",
+    "ServiceView",
+    "compute_service_actions",
+    "is_healthy",
+]
+
 Stop = Callable[[Task, str], None]
 
-__all__ = ["ServiceActions", "ServiceView", "compute_service_actions", "is_healthy"]
-
 _FAILED_CODES = {StopCode.TASK_FAILED_TO_START, StopCode.ESSENTIAL_CONTAINER_EXITED}
-UNHEALTHY_REASON = "Task failed container health checks."
+UNHEALTHY_REASON = "Task failed container health checks"
+LB_UNHEALTHY_REASON = "Task failed load balancer health checks"
+SCALE_IN_REASON = "Service desired count was reduced."
+DRAINING_REASON = "Container instance is draining."
+DELETED_REASON = "Service was deleted."
+DAEMON_INELIGIBLE_REASON = "Container instance is no longer eligible for the daemon service."
+DAEMON_DUPLICATE_REASON = "Only one task of a daemon service runs per container instance."
+STALLED_MESSAGE = (
+    "was unable to stop or start tasks during a deployment because of the service "
+    "deployment configuration. Update the minimumHealthyPercent or maximumPercent value "
+    "and try again."
+)
+
+
+def replaced_reason(deployment: Deployment) -> str:
+    return f"Task replaced by deployment {deployment.id}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +77,16 @@ class ServiceView:
 
     # Task definition ARNs whose essential containers define a health check.
     health_checked: frozenset[str] = frozenset()
-    # Container instances tasks must leave (DRAINING), and for DAEMON services
-    # the instances that should each run one task.
+    # Container instances tasks must leave (DRAINING).
     draining_instances: frozenset[str] = frozenset()
+    # For DAEMON services: the instances that should each run one task.
     daemon_instances: tuple[str, ...] = ()
-    # Targets a load balancer reports unhealthy / healthy, by task id (when the service has one).
+    # ACTIVE instances whose agent is not connected: their tasks are left where they are.
+    unreachable_instances: frozenset[str] = frozenset()
+    # Load balancer target health by task id. `lb_healthy` is None while no load
+    # balancer reports on the service's targets; container health alone decides then.
     lb_unhealthy: frozenset[str] = frozenset()
-    lb_healthy: frozenset[str] = frozenset()
+    lb_healthy: frozenset[str] | None = None
 
 
 @dataclass(slots=True)
@@ -61,13 +98,21 @@ class ServiceActions:
     # (task id, reason)
     stop: list[tuple[str, str]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
-    # The service with its deployments updated (states, rollout, failures).
+    # The service object was changed (deployment states, rollout, failures, status).
     service_changed: bool = False
+    # The circuit breaker asks for a new deployment that runs what this one ran.
     rollback_to: Deployment | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.launch or self.launch_on or self.stop or self.service_changed)
+        return not (
+            self.launch
+            or self.launch_on
+            or self.stop
+            or self.events
+            or self.service_changed
+            or self.rollback_to is not None
+        )
 
 
 def is_healthy(task: Task, service: Service, view: ServiceView, now: float) -> bool:
@@ -76,7 +121,7 @@ def is_healthy(task: Task, service: Service, view: ServiceView, now: float) -> b
         return False
     if task.task_definition_arn in view.health_checked and task.health_status != "HEALTHY":
         return False
-    if service.load_balancers:
+    if service.load_balancers and view.lb_healthy is not None:
         return task.task_id in view.lb_healthy
     return True
 
@@ -92,7 +137,10 @@ def _failed_count(deployment: Deployment, tasks: list[Task]) -> int:
         for t in tasks
         if t.started_by == deployment.id
         and t.last_status == TaskStatus.STOPPED
-        and (t.stop_code in _FAILED_CODES or t.stopped_reason == UNHEALTHY_REASON)
+        and (
+            t.stop_code in _FAILED_CODES
+            or t.stopped_reason in (UNHEALTHY_REASON, LB_UNHEALTHY_REASON)
+        )
     )
 
 
@@ -100,11 +148,23 @@ def _name(service: Service) -> str:
     return f"(service {service.name})"
 
 
+def _say_once(service: Service, actions: ServiceActions, message: str) -> None:
+    """An event that is not repeated while it is still the latest one."""
+    latest = service.events[0].message if service.events else ""
+    if message != latest and message not in actions.events:
+        actions.events.append(message)
+
+
 def compute_service_actions(
     service: Service, tasks: list[Task], view: ServiceView, now: float
 ) -> ServiceActions:
     actions = ServiceActions()
     if service.status == ServiceStatus.INACTIVE:
+        return actions
+    if service.status == ServiceStatus.DRAINING and all(
+        t.last_status == TaskStatus.STOPPED for t in tasks
+    ):
+        _retire(service, actions, now)
         return actions
     alive = [t for t in tasks if t.last_status != TaskStatus.STOPPED and not t.wants_stop]
     stopping: set[str] = set()
@@ -116,25 +176,41 @@ def compute_service_actions(
 
     # Tasks that failed their health checks (past the grace period) are replaced.
     for task in alive:
-        unhealthy = task.health_status == "UNHEALTHY" or task.task_id in view.lb_unhealthy
-        if (
-            unhealthy
-            and task.last_status == TaskStatus.RUNNING
-            and not _in_grace(task, service, now)
-        ):
+        if task.last_status != TaskStatus.RUNNING or _in_grace(task, service, now):
+            continue
+        if task.health_status == "UNHEALTHY":
             stop(task, UNHEALTHY_REASON)
             actions.events.append(
-                f"{_name(service)} has stopped 1 running tasks: (task {task.task_id}). "
-                f"Reason: {UNHEALTHY_REASON}"
+                f"{_name(service)} (task {task.task_id}) failed container health checks."
+            )
+        elif task.task_id in view.lb_unhealthy:
+            stop(task, LB_UNHEALTHY_REASON)
+            actions.events.append(
+                f"{_name(service)} (task {task.task_id}) failed load balancer health checks."
             )
 
     _circuit_breaker(service, tasks, actions, now)
     if service.scheduling_strategy == "DAEMON":
-        _daemon(service, alive, view, actions, stop, now)
+        _daemon(service, tasks, alive, view, actions, stop, stopping, now)
     else:
         _replica(service, alive, view, actions, stop, stopping, now)
     _settle(service, alive, view, actions, stopping, now)
     return actions
+
+
+def _retire(service: Service, actions: ServiceActions, now: float) -> None:
+    """A deleted service whose tasks have all stopped becomes INACTIVE. Its PRIMARY
+    deployment stays PRIMARY: it is what DescribeServices still shows it ran."""
+    service.status = ServiceStatus.INACTIVE
+    for d in service.deployments:
+        if d.status == DeploymentStatus.ACTIVE:
+            d.status = DeploymentStatus.INACTIVE
+            d.updated_at = now
+        if d.deployment_status in ("PENDING", "IN_PROGRESS"):
+            d.deployment_status = "STOPPED"
+            d.status_reason = "The service was deleted."
+            d.finished_at = now
+    actions.service_changed = True
 
 
 def _circuit_breaker(
@@ -142,11 +218,16 @@ def _circuit_breaker(
 ) -> None:
     breaker = service.circuit_breaker
     primary = service.primary
-    if not breaker.get("enable") or primary.rollout_state != RolloutState.IN_PROGRESS:
+    if (
+        not breaker.get("enable")
+        or primary.rollout_state != RolloutState.IN_PROGRESS
+        or service.status != ServiceStatus.ACTIVE
+    ):
         return
     failed = _failed_count(primary, tasks)
     if failed != primary.failed_tasks:
         primary.failed_tasks = failed
+        primary.updated_at = now
         actions.service_changed = True
     threshold = failure_threshold(service.desired_count)
     if failed < threshold:
@@ -155,12 +236,14 @@ def _circuit_breaker(
     primary.rollout_state_reason = (
         f"ECS deployment circuit breaker: {failed} tasks failed to start (threshold {threshold})."
     )
+    primary.status_reason = primary.rollout_state_reason
     primary.updated_at = now
     actions.service_changed = True
     actions.events.append(
         f"{_name(service)} (deployment {primary.id}) deployment failed: tasks failed to start."
     )
-    if breaker.get("rollback"):
+    # A rollback that fails is not rolled back again: that would loop for ever.
+    if breaker.get("rollback") and primary.rollback_of is None:
         previous = [
             d
             for d in service.deployments
@@ -169,16 +252,27 @@ def _circuit_breaker(
         if previous:
             target = max(previous, key=lambda d: d.created_at)
             primary.deployment_status = "ROLLBACK_REQUESTED"
-            primary.status_reason = primary.rollout_state_reason
             actions.rollback_to = target
             actions.events.append(
-                f"{_name(service)} (deployment {primary.id}) deployment failed and was rolled "
-                f"back to deployment {target.id}."
+                f"{_name(service)} (deployment {primary.id}) deployment failed and is being "
+                f"rolled back to deployment {target.id}."
             )
             return
     primary.deployment_status = "ROLLBACK_FAILED" if breaker.get("rollback") else "STOPPED"
-    primary.status_reason = primary.rollout_state_reason
     primary.finished_at = now
+    for d in service.deployments:
+        if d.id == primary.rollback_of and d.deployment_status == "ROLLBACK_IN_PROGRESS":
+            d.deployment_status = "ROLLBACK_FAILED"
+            d.finished_at = now
+            d.updated_at = now
+
+
+def _halted(service: Service, actions: ServiceActions) -> bool:
+    """The circuit breaker stopped the primary deployment: launch and replace nothing
+    for it (a rollback, if any, is a new deployment from the next round on)."""
+    if service.status != ServiceStatus.ACTIVE:
+        return False
+    return actions.rollback_to is not None or (service.primary.rollout_state == RolloutState.FAILED)
 
 
 def _replica(
@@ -190,93 +284,160 @@ def _replica(
     stopping: set[str],
     now: float,
 ) -> None:
-    desired = service.desired_count if service.status == ServiceStatus.ACTIVE else 0
+    deleting = service.status == ServiceStatus.DRAINING
+    desired = 0 if deleting else service.desired_count
     primary = service.primary
+    halted = _halted(service, actions)
     max_alive = math.floor(desired * service.maximum_percent / 100)
     min_healthy = math.ceil(desired * service.minimum_healthy_percent / 100)
     live = [t for t in alive if t.task_id not in stopping]
     healthy = {t.task_id for t in live if is_healthy(t, service, view, now)}
     on_draining = {t.task_id for t in live if t.container_instance_id in view.draining_instances}
     keep_primary = [t for t in live if t.started_by == primary.id and t.task_id not in on_draining]
-    primary_failed = primary.rollout_state == RolloutState.FAILED and actions.rollback_to is None
 
     # 1. Start new primary tasks where the maximum allows.
     need = desired - len(keep_primary)
     room = max_alive - len(live)
-    if need > 0 and not primary_failed and actions.rollback_to is None:
-        start = min(need, max(room, 0))
-        if start > 0:
-            actions.launch[primary.id] = start
+    if need > 0 and room > 0 and not halted:
+        actions.launch[primary.id] = min(need, room)
 
-    # 2. Stop what must go, within the minimum healthy count.
+    # 2. Stop what must go (old revisions, tasks on draining instances), keeping
+    #    the minimum healthy count. Protected tasks stay until the service is deleted.
     budget = len(healthy) - min_healthy
-    old = [t for t in live if t.started_by != primary.id]
-    old.sort(key=lambda t: (t.task_id in healthy, t.created_at))
-    for task in old:
-        if task.protected(now):
-            continue
+    blocked = False
+
+    def may_stop(task: Task) -> bool:
+        nonlocal budget, blocked
+        if task.protected(now) and not deleting:
+            return False
         if task.task_id in healthy:
             if budget <= 0:
-                break
+                blocked = True
+                return False
             budget -= 1
-        stop(task, f"Task replaced by deployment {primary.id}.")
-    for task in sorted(live, key=lambda t: t.created_at):
-        if task.task_id in on_draining and task.task_id not in stopping:
-            if task.task_id in healthy:
-                if budget <= 0:
-                    continue
-                budget -= 1
-            stop(task, "Container instance is draining.")
+        return True
 
-    # 3. Scale in: more primary tasks than desired. Oldest revision first, then
-    #    the most crowded placement, never protected tasks.
+    old = [t for t in live if t.started_by != primary.id]
+    if not halted:
+        for task in sorted(old, key=lambda t: (t.task_id in healthy, t.created_at)):
+            if may_stop(task):
+                stop(task, DELETED_REASON if deleting else replaced_reason(primary))
+    for task in sorted(live, key=lambda t: (t.task_id in healthy, t.created_at)):
+        if task.task_id in on_draining and task.task_id not in stopping and may_stop(task):
+            stop(task, DELETED_REASON if deleting else DRAINING_REASON)
+
+    # 3. Scale in: more primary tasks than desired.
     keep_primary = [t for t in keep_primary if t.task_id not in stopping]
     extra = len(keep_primary) - desired
     if extra > 0:
-        by_place = Counter(t.container_instance_id or t.availability_zone for t in keep_primary)
-        candidates = [t for t in keep_primary if not t.protected(now)]
-        for _ in range(extra):
-            if not candidates:
-                break
-            candidates.sort(
-                key=lambda t: (
-                    t.task_id in healthy,
-                    -by_place[t.container_instance_id or t.availability_zone],
-                    t.created_at,
-                )
+        candidates = keep_primary if deleting else [t for t in keep_primary if not t.protected(now)]
+        reason = DELETED_REASON if deleting else SCALE_IN_REASON
+        for victim in _scale_in_order(keep_primary, candidates, healthy, extra):
+            stop(victim, reason)
+
+    # 4. A rollout that neither bound lets move: say so, as ECS does.
+    launched = actions.launch.get(primary.id, 0)
+    waiting = need > 0 or any(t.task_id not in stopping for t in old)
+    settling = any(t.task_id not in healthy for t in live if t.task_id not in stopping)
+    if (
+        waiting
+        and blocked
+        and not halted
+        and not launched
+        and not actions.stop
+        and not settling
+        and room <= 0
+    ):
+        _say_once(service, actions, f"{_name(service)} {STALLED_MESSAGE}")
+
+
+def _scale_in_order(
+    everyone: list[Task], candidates: list[Task], healthy: set[str], count: int
+) -> list[Task]:
+    """`count` tasks to stop: unhealthy ones first, then from the most crowded
+    Availability Zone and, within it, instance — so the rest stay spread."""
+    by_zone = Counter(t.availability_zone or "" for t in everyone)
+    by_instance = Counter(t.container_instance_id or "" for t in everyone)
+    pool = list(candidates)
+    chosen: list[Task] = []
+    while pool and len(chosen) < count:
+        pool.sort(
+            key=lambda t: (
+                t.task_id in healthy,
+                -by_zone[t.availability_zone or ""],
+                -by_instance[t.container_instance_id or ""],
+                t.created_at,
+                t.task_id,
             )
-            victim = candidates.pop(0)
-            by_place[victim.container_instance_id or victim.availability_zone] -= 1
-            stop(victim, "Service desired count was reduced.")
+        )
+        victim = pool.pop(0)
+        by_zone[victim.availability_zone or ""] -= 1
+        by_instance[victim.container_instance_id or ""] -= 1
+        chosen.append(victim)
+    return chosen
 
 
 def _daemon(
     service: Service,
+    tasks: list[Task],
     alive: list[Task],
     view: ServiceView,
     actions: ServiceActions,
     stop: Stop,
+    stopping: set[str],
     now: float,
 ) -> None:
     primary = service.primary
-    wanted = set(view.daemon_instances) if service.status == ServiceStatus.ACTIVE else set()
-    service.desired_count = len(wanted)
+    deleting = service.status == ServiceStatus.DRAINING
+    halted = _halted(service, actions)
+    wanted = set() if deleting else set(view.daemon_instances)
+    if not deleting and service.desired_count != len(wanted):
+        service.desired_count = len(wanted)
+        actions.service_changed = True
     covered: set[str] = set()
-    for task in alive:
+    old: list[Task] = []
+    for task in sorted(alive, key=lambda t: (t.started_by != primary.id, t.created_at)):
         instance = task.container_instance_id or ""
-        if instance not in wanted:
-            stop(task, "Container instance is no longer eligible for the daemon service.")
-        elif task.started_by != primary.id:
-            stop(task, f"Task replaced by deployment {primary.id}.")
+        if task.task_id in stopping:
+            continue
+        if deleting:
+            stop(task, DELETED_REASON)
+        elif instance in view.unreachable_instances:
+            continue  # its agent may come back; nothing can be done there meanwhile
+        elif instance not in wanted:
+            stop(task, DAEMON_INELIGIBLE_REASON)
         elif instance in covered:
-            stop(task, "Only one task of a daemon service runs per container instance.")
+            primary_task = task.started_by == primary.id
+            stop(task, DAEMON_DUPLICATE_REASON if primary_task else replaced_reason(primary))
+        elif task.started_by != primary.id:
+            old.append(task)
+            covered.add(instance)
         else:
             covered.add(instance)
-    missing = sorted(wanted - covered)
-    busy = {t.container_instance_id for t in alive if t.started_by != primary.id}
-    # An instance still running an old task gets its new one once the old has gone.
-    startable = [i for i in missing if i not in busy]
-    if startable and primary.rollout_state != RolloutState.FAILED:
+
+    # Replace old revisions instance by instance, keeping the minimum healthy count.
+    live = [t for t in alive if t.task_id not in stopping]
+    healthy = {t.task_id for t in live if is_healthy(t, service, view, now)}
+    budget = len(healthy) - math.ceil(len(wanted) * service.minimum_healthy_percent / 100)
+    if not halted:
+        for task in sorted(old, key=lambda t: (t.task_id in healthy, t.created_at)):
+            if task.protected(now):
+                continue
+            if task.task_id in healthy:
+                if budget <= 0:
+                    break
+                budget -= 1
+            stop(task, replaced_reason(primary))
+
+    # An instance gets its new task once every other task of the service there has stopped.
+    primary_here = {t.container_instance_id for t in alive if t.started_by == primary.id}
+    busy = {
+        t.container_instance_id
+        for t in tasks
+        if t.last_status != TaskStatus.STOPPED and t.started_by != primary.id
+    }
+    startable = sorted(i for i in wanted if i not in primary_here and i not in busy)
+    if startable and not halted:
         actions.launch_on[primary.id] = startable
 
 
@@ -296,14 +457,23 @@ def _settle(
         if d.status == DeploymentStatus.ACTIVE and per_deployment.get(d.id, 0) == 0:
             d.status = DeploymentStatus.INACTIVE
             d.updated_at = now
-            if d.deployment_status == "IN_PROGRESS":
+            if d.deployment_status in ("PENDING", "IN_PROGRESS"):
                 d.deployment_status = "STOPPED"
                 d.status_reason = f"Replaced by deployment {primary.id}."
                 d.finished_at = now
             actions.service_changed = True
+    if service.status != ServiceStatus.ACTIVE:
+        return
     healthy_primary = [
-        t for t in live if t.started_by == primary.id and is_healthy(t, service, view, now)
+        t
+        for t in live
+        if t.started_by == primary.id
+        and is_healthy(t, service, view, now)
+        and t.container_instance_id not in view.draining_instances
     ]
+    if service.scheduling_strategy == "DAEMON":
+        wanted = set(view.daemon_instances)
+        healthy_primary = [t for t in healthy_primary if t.container_instance_id in wanted]
     others = [t for t in live if t.started_by != primary.id]
     steady = (
         len(healthy_primary) == service.desired_count
@@ -311,17 +481,22 @@ def _settle(
         and not actions.launch
         and not actions.launch_on
         and not actions.stop
+        and actions.rollback_to is None
     )
-    if steady and primary.rollout_state == RolloutState.IN_PROGRESS:
+    if not steady:
+        return
+    if primary.rollout_state == RolloutState.IN_PROGRESS:
         primary.rollout_state = RolloutState.COMPLETED
         primary.rollout_state_reason = f"ECS deployment {primary.id} completed."
         primary.deployment_status = "ROLLBACK_SUCCESSFUL" if primary.rollback_of else "SUCCESSFUL"
         primary.finished_at = now
         primary.updated_at = now
+        for d in service.deployments:
+            if d.id == primary.rollback_of and d.deployment_status == "ROLLBACK_IN_PROGRESS":
+                d.deployment_status = "ROLLBACK_SUCCESSFUL"
+                d.finished_at = now
+                d.updated_at = now
         actions.service_changed = True
         actions.events.append(f"{_name(service)} (deployment {primary.id}) deployment completed.")
-    if steady and service.status == ServiceStatus.ACTIVE:
-        latest = service.events[0].message if service.events else ""
-        message = f"{_name(service)} has reached a steady state."
-        if latest != message and message not in actions.events:
-            actions.events.append(message)
+    if primary.rollout_state == RolloutState.COMPLETED:
+        _say_once(service, actions, f"{_name(service)} has reached a steady state.")

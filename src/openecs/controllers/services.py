@@ -24,12 +24,11 @@ def reconcile_services(backend: Backend) -> int:
                 health_checked=state.health_checked,
                 draining_instances=state.draining_instances,
                 daemon_instances=state.daemon_instances,
+                unreachable_instances=state.unreachable_instances,
             )
             actions = compute_service_actions(service, state.tasks, view, backend.clock.now())
-            if actions.empty and not actions.events:
-                continue
-            apply_service_actions(backend, service, actions)
-            acted += 1
+            if not actions.empty and apply_service_actions(backend, service, actions):
+                acted += 1
         except Exception:
             log.exception("service reconcile failed", extra={"service": service.arn})
     return acted

@@ -9,12 +9,15 @@ Each deployment is also what the newer ECS APIs call a service deployment
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
     "MAX_EVENTS",
+    "RETIRED_DEPLOYMENTS_KEPT",
+    "SNAPSHOT_FIELDS",
     "Deployment",
     "DeploymentStatus",
     "RolloutState",
@@ -25,6 +28,17 @@ __all__ = [
 ]
 
 MAX_EVENTS = 100
+# History kept besides the live deployments (ListServiceDeployments).
+RETIRED_DEPLOYMENTS_KEPT = 10
+# The launch settings a deployment pins (and a rollback copies).
+SNAPSHOT_FIELDS = (
+    "task_definition",
+    "launch_type",
+    "capacity_provider_strategy",
+    "network_configuration",
+    "platform_version",
+    "load_balancers",
+)
 
 
 class ServiceStatus:
@@ -82,6 +96,10 @@ class Deployment:
     rollback_of: str | None = None
     source_revisions: list[str] = field(default_factory=list)
     deployment_configuration: dict[str, Any] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What this deployment runs: the launch settings a rollback to it copies."""
+        return {name: copy.deepcopy(getattr(self, name)) for name in SNAPSHOT_FIELDS}
 
 
 @dataclass(slots=True)
@@ -146,6 +164,57 @@ class Service:
     def circuit_breaker(self) -> dict[str, Any]:
         found: dict[str, Any] = self.deployment_configuration.get("deploymentCircuitBreaker") or {}
         return found
+
+    def start_deployment(
+        self,
+        deployment_id: str,
+        revision_id: str,
+        snapshot: dict[str, Any],
+        now: float,
+        *,
+        rollback_of: str | None = None,
+    ) -> Deployment:
+        """Make a new PRIMARY deployment (and its service revision); the previous
+        PRIMARY becomes ACTIVE, to be replaced by the controller."""
+        pinned: dict[str, Any] = {
+            name: copy.deepcopy(snapshot.get(name)) for name in SNAPSHOT_FIELDS
+        }
+        deployment = Deployment(
+            id=deployment_id,
+            revision_id=revision_id,
+            status=DeploymentStatus.PRIMARY,
+            created_at=now,
+            updated_at=now,
+            rollout_state_reason=f"ECS deployment {deployment_id} in progress.",
+            rollback_of=rollback_of,
+            source_revisions=[d.revision_id for d in self.live_deployments],
+            deployment_configuration=copy.deepcopy(self.deployment_configuration),
+            **pinned,
+        )
+        deployment.capacity_provider_strategy = deployment.capacity_provider_strategy or []
+        deployment.load_balancers = deployment.load_balancers or []
+        self.revisions[revision_id] = {"createdAt": now, **deployment.snapshot()}
+        for d in self.deployments:
+            if d.status == DeploymentStatus.PRIMARY:
+                d.status = DeploymentStatus.ACTIVE
+                d.updated_at = now
+        self.deployments.insert(0, deployment)
+        retired = [d for d in self.deployments if d.status == DeploymentStatus.INACTIVE]
+        for old in retired[RETIRED_DEPLOYMENTS_KEPT:]:
+            self.deployments.remove(old)
+            self.revisions.pop(old.revision_id, None)
+        return deployment
+
+    def roll_back(
+        self, target: Deployment, deployment_id: str, revision_id: str, now: float
+    ) -> Deployment:
+        """The circuit breaker tripped: a new PRIMARY deployment runs what `target` ran."""
+        failed = self.primary
+        rollback = self.start_deployment(
+            deployment_id, revision_id, target.snapshot(), now, rollback_of=failed.id
+        )
+        failed.deployment_status = "ROLLBACK_IN_PROGRESS"
+        return rollback
 
     def add_event(self, event_id: str, now: float, message: str) -> None:
         self.events.insert(0, ServiceEvent(event_id, now, message))

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
 from openecs.domain.arns import cluster_arn, parse_arn, service_arn
 from openecs.domain.errors import (
+    ClientError,
     ClusterNotFoundException,
     InvalidParameterException,
     ServiceNotActiveException,
@@ -22,8 +23,6 @@ from openecs.domain.errors import (
 from openecs.domain.scope import Scope
 from openecs.domain.service import (
     Deployment,
-    DeploymentStatus,
-    RolloutState,
     Service,
     ServiceStatus,
 )
@@ -42,11 +41,16 @@ from openecs.usecases.task_definitions import resolve_task_definition
 from openecs.usecases.tasks import LaunchRequest, launch_in_transaction
 
 __all__ = [
+    "ServiceDecision",
     "ServiceDescription",
+    "ServiceState",
+    "apply_service_actions",
     "create_service",
     "delete_service",
     "describe_services",
     "list_services",
+    "live_services",
+    "read_service_state",
     "require_service",
     "service_name_from",
     "update_service",
@@ -115,9 +119,9 @@ def _validate_deployment_configuration(config: Mapping[str, Any], daemon: bool) 
         )
     if max_pct is not None and max_pct < 100 and not daemon:
         raise InvalidParameterException("maximumPercent must be greater than or equal to 100.")
-    if max_pct is not None and min_pct is not None and max_pct <= min_pct:
+    if max_pct is not None and min_pct is not None and max_pct < min_pct:
         raise InvalidParameterException(
-            "maximumPercent must be greater than minimumHealthyPercent."
+            "maximumPercent must be greater than or equal to minimumHealthyPercent."
         )
 
 
@@ -140,33 +144,12 @@ def _snapshot(p: Mapping[str, Any], base: Deployment | None, td_arn: str) -> dic
     }
 
 
-def _new_deployment(
-    service: Service, snapshot: Mapping[str, Any], now: float, *, rollback_of: str | None = None
-) -> Deployment:
-    revision_id = secrets.token_hex(8)
-    deployment = Deployment(
-        id=new_deployment_id(),
-        revision_id=revision_id,
-        status=DeploymentStatus.PRIMARY,
-        created_at=now,
-        updated_at=now,
-        rollback_of=rollback_of,
-        source_revisions=[d.revision_id for d in service.live_deployments],
-        deployment_configuration=dict(service.deployment_configuration),
-        **snapshot,
-    )
-    deployment.rollout_state_reason = f"ECS deployment {deployment.id} in progress."
-    service.revisions[revision_id] = {"createdAt": now, **dict(snapshot)}
-    for d in service.deployments:
-        if d.status == DeploymentStatus.PRIMARY:
-            d.status = DeploymentStatus.ACTIVE
-            d.updated_at = now
-    service.deployments.insert(0, deployment)
-    # Keep history bounded: the live deployments plus the ten most recent retired ones.
-    retired = [d for d in service.deployments if d.status == DeploymentStatus.INACTIVE]
-    for old in retired[10:]:
-        service.deployments.remove(old)
-    return deployment
+def new_revision_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _new_deployment(service: Service, snapshot: dict[str, Any], now: float) -> Deployment:
+    return service.start_deployment(new_deployment_id(), new_revision_id(), snapshot, now)
 
 
 def _check_launch(p: Mapping[str, Any], td_network_mode: str, daemon: bool) -> None:
@@ -237,7 +220,9 @@ def create_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
     def work(conn: Connection) -> ServiceDescription:
         cluster = require_active_cluster(conn, scope, p.get("cluster"))
         existing = service_rows.get(conn, scope, cluster.name, name)
-        if existing is not None and existing.status != ServiceStatus.INACTIVE:
+        if existing is not None and existing.status == ServiceStatus.DRAINING:
+            raise InvalidParameterException("Unable to Start a service that is still Draining.")
+        if existing is not None and existing.status == ServiceStatus.ACTIVE:
             token = p.get("clientToken")
             if token and existing.client_token == token:
                 return _describe(conn, scope, existing, True)
@@ -331,14 +316,18 @@ def update_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
         if p.get("enableExecuteCommand") is not None:
             service.enable_execute_command = bool(p["enableExecuteCommand"])
         primary = service.primary
-        changes_deployment = any(p.get(k) is not None for k in _DEPLOYMENT_FIELDS)
-        if changes_deployment or p.get("forceNewDeployment"):
+        force = bool(p.get("forceNewDeployment"))
+        if force or any(p.get(k) is not None for k in _DEPLOYMENT_FIELDS):
             td = resolve_task_definition(
                 conn, scope, p.get("taskDefinition") or primary.task_definition
             )
             if p.get("taskDefinition") and not td.active:
                 raise InvalidParameterException("TaskDefinition is inactive")
             snapshot = _snapshot(p, primary, td.arn)
+        else:
+            snapshot = primary.snapshot()
+        # Like ECS, an update that changes none of these starts no deployment unless forced.
+        if force or snapshot != primary.snapshot():
             effective = {
                 "launchType": snapshot["launch_type"],
                 "capacityProviderStrategy": snapshot["capacity_provider_strategy"],
@@ -454,6 +443,8 @@ class ServiceState:
     health_checked: frozenset[str]
     draining_instances: frozenset[str]
     daemon_instances: tuple[str, ...]
+    # ACTIVE instances whose agent is not connected.
+    unreachable_instances: frozenset[str] = frozenset()
 
 
 def read_service_state(backend: Backend, service: Service) -> ServiceState:
@@ -470,135 +461,175 @@ def read_service_state(backend: Backend, service: Service) -> ServiceState:
                 c.get("healthCheck") and c.get("essential", True) for c in td.container_definitions
             ):
                 checked.add(td.arn)
-    draining = frozenset(i.instance_id for i in instances if i.status == "DRAINING")
-    daemon = tuple(
-        sorted(i.instance_id for i in instances if i.status == "ACTIVE" and i.agent_connected)
+    active = [i for i in instances if i.status == "ACTIVE"]
+    return ServiceState(
+        service,
+        tasks,
+        frozenset(checked),
+        draining_instances=frozenset(i.instance_id for i in instances if i.status == "DRAINING"),
+        daemon_instances=tuple(sorted(i.instance_id for i in active if i.agent_connected)),
+        unreachable_instances=frozenset(i.instance_id for i in active if not i.agent_connected),
     )
-    return ServiceState(service, tasks, frozenset(checked), draining, daemon)
+
+
+class ServiceDecision(Protocol):
+    """What the service controller decided (controllers.service_reconcile.ServiceActions)."""
+
+    @property
+    def launch(self) -> Mapping[str, int]: ...
+    @property
+    def launch_on(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def stop(self) -> Sequence[tuple[str, str]]: ...
+    @property
+    def events(self) -> Sequence[str]: ...
+    @property
+    def rollback_to(self) -> Deployment | None: ...
 
 
 def apply_service_actions(
     backend: Backend,
-    service: Service,
-    actions: Any,
+    decided: Service,
+    actions: ServiceDecision,
     *,
     event_id: Callable[[], str] = new_uuid,
-) -> None:
-    """Carry out a decision of the service controller in one transaction. If the
-    service changed since the decision was made, nothing is done: the next
-    round decides again on fresh state."""
-    scope = Scope.root(service.account_id, service.region)
-    woken: list[str] = []
+) -> bool:
+    """Carry out a decision of the service controller in one transaction; False
+    if the service changed since the decision was made: then nothing is done,
+    and the next round decides again on fresh state.
 
-    def work(conn: Connection) -> None:
-        current = service_rows.get(conn, scope, service.cluster, service.name)
-        if current is None or current.row_version != service.row_version:
-            return
+    `decided` is the service as the decision left it (with its deployment
+    bookkeeping). Each attempt of the transaction works on a copy of it, so a
+    retried transaction starts over clean."""
+    scope = Scope.root(decided.account_id, decided.region)
+    woken: set[str] = set()
+
+    def work(conn: Connection) -> bool:
+        current = service_rows.get(conn, scope, decided.cluster, decided.name)
+        if current is None or current.row_version != decided.row_version:
+            return False
+        service = Service.from_doc(decided.to_doc(), decided.row_version)
         now = backend.clock.now()
         if actions.rollback_to is not None:
-            target = actions.rollback_to
-            snapshot = {
-                "task_definition": target.task_definition,
-                "launch_type": target.launch_type,
-                "capacity_provider_strategy": target.capacity_provider_strategy,
-                "network_configuration": target.network_configuration,
-                "platform_version": target.platform_version,
-                "load_balancers": target.load_balancers,
-            }
-            failed = service.primary
-            rollback = _new_deployment(service, snapshot, now, rollback_of=failed.id)
-            failed.deployment_status = "ROLLBACK_IN_PROGRESS"
-            rollback.deployment_status = "IN_PROGRESS"
-        stopped: list[str] = []
-        if actions.stop:
-            by_id = task_rows.get_many(conn, scope, [tid for tid, _ in actions.stop])
-            for tid, reason in actions.stop:
-                task = by_id.get(tid)
-                if task is not None and request_stop(
-                    task, now=now, code=StopCode.SERVICE_SCHEDULER_INITIATED, reason=reason
-                ):
-                    task_rows.save(conn, task)
-                    stopped.append(tid)
-                    if task.container_instance_id:
-                        woken.append(task.container_instance_id)
+            service.roll_back(actions.rollback_to, new_deployment_id(), new_revision_id(), now)
         for message in actions.events:
             service.add_event(event_id(), now, message)
-        if stopped:
-            listed = " ".join(f"(task {t})" for t in stopped)
-            service.add_event(
-                event_id(),
-                now,
-                f"(service {service.name}) has stopped {len(stopped)} running tasks: {listed}.",
-            )
-        tags = tag_rows.get_tags(conn, service.arn) if service.propagate_tags == "SERVICE" else {}
-        managed = {}
-        if service.enable_ecs_managed_tags:
-            managed = {"aws:ecs:serviceName": service.name, "aws:ecs:clusterName": service.cluster}
+        _stop_tasks(conn, scope, service, actions.stop, now, woken, event_id)
         for deployment in service.deployments:
             count = actions.launch.get(deployment.id, 0)
-            chosen = actions.launch_on.get(deployment.id)
-            if not count and not chosen:
-                continue
-            started: list[Task] = []
-            failures: list[dict[str, str]] = []
-            batches = [chosen[i : i + 10] for i in range(0, len(chosen), 10)] if chosen else []
-            sizes = [min(10, count - i) for i in range(0, count, 10)]
-            for size, batch in [(n, None) for n in sizes] + [(len(b), b) for b in batches]:
-                req = LaunchRequest(
-                    task_definition=deployment.task_definition,
-                    cluster=service.cluster,
-                    count=size,
-                    launch_type=deployment.launch_type,
-                    capacity_provider_strategy=deployment.capacity_provider_strategy or None,
-                    network_configuration=deployment.network_configuration,
-                    group=service.group,
-                    started_by=deployment.id,
-                    propagate_tags=service.propagate_tags
-                    if service.propagate_tags == "TASK_DEFINITION"
-                    else None,
-                    enable_execute_command=service.enable_execute_command,
-                    platform_version=deployment.platform_version,
-                    container_instances=batch,
+            chosen = list(actions.launch_on.get(deployment.id) or ())
+            if count or chosen:
+                _launch_tasks(
+                    conn, backend, scope, service, deployment, count, chosen, woken, event_id
                 )
-                launched = launch_in_transaction(
-                    conn, backend, scope, req, chosen=batch, extra_tags={**tags, **managed}
-                )
-                started.extend(launched.tasks)
-                failures.extend(launched.failures)
-                woken.extend(launched.instances)
-            if started:
-                listed = " ".join(f"(task {t.task_id})" for t in started)
-                service.add_event(
-                    event_id(),
-                    now,
-                    f"(service {service.name}) has started {len(started)} tasks: {listed}.",
-                )
-            if failures:
-                detail = failures[0].get("detail") or failures[0]["reason"]
-                message = (
-                    f"(service {service.name}) was unable to place a task because no container "
-                    f"instance met all of its requirements. Reason: {failures[0]['reason']}. "
-                    f"{detail}"
-                )
-                if not service.events or service.events[0].message != message:
-                    service.add_event(event_id(), now, message)
-        if service.status == ServiceStatus.DRAINING:
-            alive = task_rows.for_group(conn, scope, service.cluster, service.group)
-            if all(t.last_status == "STOPPED" or t.wants_stop for t in alive) and not any(
-                t.last_status != "STOPPED" for t in alive
-            ):
-                service.status = ServiceStatus.INACTIVE
-                for d in service.deployments:
-                    if d.status != DeploymentStatus.INACTIVE:
-                        d.status = DeploymentStatus.INACTIVE
-                        d.updated_at = now
-                        if d.rollout_state == RolloutState.IN_PROGRESS:
-                            d.deployment_status = "STOPPED"
-                            d.finished_at = now
         service_rows.save(conn, service)
+        return True
 
-    backend.write(work)
-    backend.instance_signals.notify(sorted(set(woken)))
+    applied = backend.write(work)
+    backend.instance_signals.notify(sorted(woken))
+    return applied
+
+
+def _stop_tasks(
+    conn: Connection,
+    scope: Scope,
+    service: Service,
+    stops: Sequence[tuple[str, str]],
+    now: float,
+    woken: set[str],
+    event_id: Callable[[], str],
+) -> None:
+    if not stops:
+        return
+    by_id = task_rows.get_many(conn, scope, [tid for tid, _ in stops])
+    stopped: list[str] = []
+    for tid, reason in stops:
+        task = by_id.get(tid)
+        if task is not None and request_stop(
+            task, now=now, code=StopCode.SERVICE_SCHEDULER_INITIATED, reason=reason
+        ):
+            task_rows.save(conn, task)
+            stopped.append(tid)
+            if task.container_instance_id:
+                woken.add(task.container_instance_id)
+    if stopped:
+        listed = " ".join(f"(task {t})" for t in stopped)
+        service.add_event(
+            event_id(),
+            now,
+            f"(service {service.name}) has stopped {len(stopped)} running tasks: {listed}.",
+        )
+
+
+def _launch_tasks(
+    conn: Connection,
+    backend: Backend,
+    scope: Scope,
+    service: Service,
+    deployment: Deployment,
+    count: int,
+    chosen: list[str],
+    woken: set[str],
+    event_id: Callable[[], str],
+) -> None:
+    """Start `count` tasks of a deployment (or one on each `chosen` instance), as RunTask
+    (StartTask) would, in batches of ten; events say what started and what could not."""
+    now = backend.clock.now()
+    tags = tag_rows.get_tags(conn, service.arn) if service.propagate_tags == "SERVICE" else {}
+    if service.enable_ecs_managed_tags:
+        tags = {**tags, "aws:ecs:serviceName": service.name, "aws:ecs:clusterName": service.cluster}
+    started: list[Task] = []
+    failures: list[dict[str, str]] = []
+    batches: list[tuple[int, list[str] | None]] = [
+        (min(10, count - i), None) for i in range(0, count, 10)
+    ]
+    batches += [(len(chosen[i : i + 10]), chosen[i : i + 10]) for i in range(0, len(chosen), 10)]
+    for size, batch in batches:
+        req = LaunchRequest(
+            task_definition=deployment.task_definition,
+            cluster=service.cluster,
+            count=size,
+            launch_type=deployment.launch_type,
+            capacity_provider_strategy=deployment.capacity_provider_strategy or None,
+            network_configuration=deployment.network_configuration,
+            group=service.group,
+            started_by=deployment.id,
+            propagate_tags="TASK_DEFINITION"
+            if service.propagate_tags == "TASK_DEFINITION"
+            else None,
+            enable_execute_command=service.enable_execute_command,
+            placement_constraints=list(service.placement_constraints),
+            placement_strategy=list(service.placement_strategy),
+            platform_version=deployment.platform_version,
+            container_instances=batch,
+        )
+        try:
+            launched = launch_in_transaction(
+                conn, backend, scope, req, chosen=batch, extra_tags=tags
+            )
+        except ClientError as exc:
+            # Nothing of this launch is written; the rest of the decision still is.
+            failures.append({"reason": exc.code, "detail": exc.message})
+            continue
+        started.extend(launched.tasks)
+        failures.extend(launched.failures)
+        woken.update(launched.instances)
+    if started:
+        listed = " ".join(f"(task {t.task_id})" for t in started)
+        service.add_event(
+            event_id(),
+            now,
+            f"(service {service.name}) has started {len(started)} tasks: {listed}.",
+        )
+    if failures:
+        detail = failures[0].get("detail") or failures[0]["reason"]
+        message = (
+            f"(service {service.name}) was unable to place a task because no container "
+            f"instance met all of its requirements. Reason: {failures[0]['reason']}. "
+            f"{detail}"
+        )
+        if not service.events or service.events[0].message != message:
+            service.add_event(event_id(), now, message)
 
 
 def cluster_arn_of(scope: Scope, cluster: str) -> str:
