@@ -37,7 +37,8 @@ _DEEP_MARK = "__openecs_fuzz_deep_"
 # spread over however many operations are implemented.
 _TOTAL_EXAMPLES = 1200
 
-SERVICES: list[JsonService] = build_services()
+# The JSON 1.1 services; the Query protocol (elbv2) has its own contract tests.
+SERVICES: list[JsonService] = [s for s in build_services() if isinstance(s, JsonService)]
 OPERATIONS = sorted(
     (service.model.service_name, name) for service in SERVICES for name in service.operations
 )

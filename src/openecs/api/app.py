@@ -1,7 +1,9 @@
 """The ASGI application: AWS APIs on POST /, health on /healthz.
 
-One app, one port. Requests are authenticated with SigV4, dispatched by
-X-Amz-Target to a JSON 1.1 service, and answered only after the use case has
+One app, one port. Requests are authenticated with SigV4 and dispatched by
+protocol: an X-Amz-Target header names a JSON 1.1 service and operation; a form
+body without one is a Query request (`Action=...`) for the service its
+signature is scoped to. Each answer comes only after the use case has
 committed. Each request is logged (operation, status, duration), never its
 credentials.
 """
@@ -12,9 +14,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,41 +27,66 @@ from starlette.routing import BaseRoute, Route
 from openecs.api.auth import Authenticator
 from openecs.api.context import RequestContext
 from openecs.api.json_protocol import JsonService
+from openecs.api.query_protocol import (
+    XML_CONTENT_TYPE,
+    QueryService,
+    error_response,
+    is_query_request,
+    parse_form,
+)
 from openecs.domain.errors import (
     AwsError,
+    InvalidActionException,
     InvalidSignatureException,
     ServerException,
     UnknownOperationException,
 )
 from openecs.usecases.backend import Backend
 
-__all__ = ["ApiGateway", "create_app"]
+__all__ = ["ApiAnswer", "ApiGateway", "create_app"]
 
 log = logging.getLogger("openecs.api")
 
 _JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
+@dataclass(frozen=True, slots=True)
+class ApiAnswer:
+    """One response, ready for the wire."""
+
+    status: int
+    body: bytes
+    media_type: str
+    operation: str
+    error_code: str | None = None
+
+
 class ApiGateway:
     """Routes a signed AWS request to the service that owns its operation."""
 
     def __init__(
-        self, backend: Backend, authenticator: Authenticator, services: list[JsonService]
+        self,
+        backend: Backend,
+        authenticator: Authenticator,
+        services: Sequence[JsonService | QueryService],
     ) -> None:
         self.backend = backend
         self.authenticator = authenticator
-        self.by_prefix = {s.target_prefix: s for s in services}
+        self.by_prefix = {s.target_prefix: s for s in services if isinstance(s, JsonService)}
+        self.by_signing_name = {s.signing_name: s for s in services if isinstance(s, QueryService)}
+
+    def handle(
+        self, path: str, query: str, headers: Mapping[str, str], body: bytes, request_id: str
+    ) -> ApiAnswer:
+        """The answer to one request (`headers` with lowercase names); never raises."""
+        if is_query_request(headers):
+            return self.handle_query(path, query, headers, body, request_id)
+        return self.handle_json(path, query, headers, body, request_id)
 
     def handle_json(
-        self,
-        target: str,
-        path: str,
-        query: str,
-        headers: dict[str, str],
-        body: bytes,
-        request_id: str,
-    ) -> tuple[int, dict[str, Any], str]:
-        """(status, body, operation) for one JSON 1.1 request; never raises."""
+        self, path: str, query: str, headers: Mapping[str, str], body: bytes, request_id: str
+    ) -> ApiAnswer:
+        target = headers.get("x-amz-target", "")
         prefix, _, operation = target.rpartition(".")
         try:
             service = self.by_prefix.get(prefix)
@@ -73,13 +100,65 @@ class ApiGateway:
                     f"Credential should be scoped to correct service: '{service.signing_name}'."
                 )
             ctx = RequestContext(scope=scope, backend=self.backend, request_id=request_id)
-            return 200, service.handle(operation, body, ctx), operation
+            result = service.handle(operation, body, ctx)
+            return ApiAnswer(200, _json(result), _JSON_CONTENT_TYPE, operation or target)
         except AwsError as err:
-            return err.status, {"__type": err.code, "message": err.message}, operation
+            return _json_error(err, operation or target)
         except Exception:
             log.exception("request failed", extra={"operation": operation, "requestId": request_id})
             fault = ServerException(f"An internal error occurred. Request id: {request_id}")
-            return fault.status, {"__type": fault.code, "message": fault.message}, operation
+            return _json_error(fault, operation or target)
+
+    def handle_query(
+        self, path: str, query: str, headers: Mapping[str, str], body: bytes, request_id: str
+    ) -> ApiAnswer:
+        service: QueryService | None = None
+        operation = ""
+        try:
+            form: dict[str, str] | None = None
+            form_error: AwsError | None = None
+            try:
+                form = parse_form(body)
+                operation = form.get("Action", "")
+            except AwsError as err:
+                form_error = err
+            scope, signed_service = self.authenticator.authenticate(
+                "POST", path, query, headers, body
+            )
+            service = self.by_signing_name.get(signed_service)
+            if service is None:
+                raise InvalidActionException(
+                    f"The service '{signed_service}' does not accept Query requests."
+                )
+            if form_error is not None or form is None:
+                raise form_error or InvalidActionException("The request has no form body.")
+            ctx = RequestContext(scope=scope, backend=self.backend, request_id=request_id)
+            return ApiAnswer(200, service.handle(form, ctx), XML_CONTENT_TYPE, operation)
+        except AwsError as err:
+            return _query_error(err, service, request_id, operation)
+        except Exception:
+            log.exception("request failed", extra={"operation": operation, "requestId": request_id})
+            fault = ServerException(f"An internal error occurred. Request id: {request_id}")
+            return _query_error(fault, service, request_id, operation)
+
+
+def _json(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _json_error(err: AwsError, operation: str) -> ApiAnswer:
+    body = _json({"__type": err.code, "message": err.message})
+    return ApiAnswer(err.status, body, _JSON_CONTENT_TYPE, operation, err.code)
+
+
+def _query_error(
+    err: AwsError, service: QueryService | None, request_id: str, operation: str
+) -> ApiAnswer:
+    if service is not None:
+        status, code, body = service.error(err, request_id)
+    else:
+        status, code, body = error_response(err, request_id)
+    return ApiAnswer(status, body, XML_CONTENT_TYPE, operation, code)
 
 
 def create_app(
@@ -91,33 +170,26 @@ def create_app(
         started = time.perf_counter()
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        target = headers.get("x-amz-target", "")
         request_id = str(uuid.uuid4())
-        status, payload, operation = await run_in_threadpool(
-            gateway.handle_json,
-            target,
-            request.url.path,
-            request.url.query,
-            headers,
-            body,
-            request_id,
+        answer = await run_in_threadpool(
+            gateway.handle, request.url.path, request.url.query, headers, body, request_id
         )
         response_headers = {"x-amzn-RequestId": request_id}
-        if status != 200:
-            response_headers["x-amzn-ErrorType"] = str(payload.get("__type"))
+        if answer.error_code is not None and answer.media_type == _JSON_CONTENT_TYPE:
+            response_headers["x-amzn-ErrorType"] = answer.error_code
         response = Response(
-            json.dumps(payload, separators=(",", ":")),
-            status_code=status,
-            media_type=_JSON_CONTENT_TYPE,
+            answer.body,
+            status_code=answer.status,
+            media_type=answer.media_type,
             headers=response_headers,
         )
         log.info(
             "request",
             extra={
-                "operation": operation or target,
-                "status": status,
+                "operation": answer.operation,
+                "status": answer.status,
                 "durationMs": round((time.perf_counter() - started) * 1000, 2),
-                "error": payload.get("__type") if status != 200 else None,
+                "error": answer.error_code,
             },
         )
         return response

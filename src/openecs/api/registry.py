@@ -12,8 +12,13 @@ from openecs.api.handlers import (
     ecs_tags,
     ecs_task_definitions,
     ecs_tasks,
+    elbv2_listeners,
+    elbv2_load_balancers,
+    elbv2_tags,
+    elbv2_target_groups,
 )
 from openecs.api.json_protocol import JsonService, load_service_model
+from openecs.api.query_protocol import QueryService
 
 __all__ = ["build_services"]
 
@@ -28,6 +33,8 @@ _ECS_MODULES = (
     ecs_services,
 )
 
+_ELBV2_MODULES = (elbv2_load_balancers, elbv2_target_groups, elbv2_listeners, elbv2_tags)
+
 
 def _merge(*tables: Operations) -> dict[str, Handler]:
     merged: dict[str, Handler] = {}
@@ -39,6 +46,9 @@ def _merge(*tables: Operations) -> dict[str, Handler]:
     return merged
 
 
-def build_services() -> list[JsonService]:
+def build_services() -> list[JsonService | QueryService]:
     ecs = JsonService(load_service_model("ecs"), _merge(*(m.OPERATIONS for m in _ECS_MODULES)))
-    return [ecs]
+    elbv2 = QueryService(
+        load_service_model("elbv2"), _merge(*(m.OPERATIONS for m in _ELBV2_MODULES))
+    )
+    return [ecs, elbv2]

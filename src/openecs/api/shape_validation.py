@@ -34,10 +34,20 @@ _MAX_REPORTED = 10
 
 
 class RequestValidator:
-    """Compiles and caches one checker per shape for one service model."""
+    """Compiles and caches one checker per shape for one service model.
 
-    def __init__(self, error_class: type[AwsError] = InvalidParameterException) -> None:
+    `path_name` spells a member in the paths messages show: AWS's Query services
+    report `targetType` for the member `TargetType`.
+    """
+
+    def __init__(
+        self,
+        error_class: type[AwsError] = InvalidParameterException,
+        *,
+        path_name: Callable[[str], str] = str,
+    ) -> None:
         self._error_class = error_class
+        self._path_name = path_name
         self._cache: dict[str, Checker] = {}
 
     def validate(self, shape: StructureShape | None, body: Any) -> dict[str, Any]:
@@ -93,6 +103,7 @@ class RequestValidator:
     def _compile_structure(self, shape: StructureShape) -> Checker:
         members = {name: self._checker(member) for name, member in shape.members.items()}
         required = list(shape.required_members)
+        spelled = {name: self._path_name(name) for name in shape.members}
 
         def check(value: Any, path: str, problems: list[str]) -> Any:
             if value is None:
@@ -106,10 +117,10 @@ class RequestValidator:
                 member_check = members.get(name)
                 if member_check is None or item is None:
                     continue
-                out[name] = member_check(item, _join(path, name), problems)
+                out[name] = member_check(item, _join(path, spelled[name]), problems)
             for name in required:
                 if name not in out:
-                    problems.append(_null(_join(path, name)))
+                    problems.append(_null(_join(path, spelled[name])))
             return out
 
         return check
