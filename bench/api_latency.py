@@ -353,7 +353,7 @@ def main() -> int:
             database_url=args.database_url,
             extra_args=["--log-level", args.log_level],
         )
-        server.start()
+        server.start(timeout=300)
         assert server.proc is not None
         server_pid = server.proc.pid
         try:

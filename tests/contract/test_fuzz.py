@@ -196,7 +196,8 @@ def encode(body: Any) -> bytes:
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server of its own: fuzzed writes must not disturb other tests' state."""
-    proc = ServerProcess(Path(tmp_path_factory.mktemp("fuzz-server"))).start()
+    # Generous start timeout: a loaded machine is slow, not wrong.
+    proc = ServerProcess(Path(tmp_path_factory.mktemp("fuzz-server"))).start(timeout=300)
     yield proc
     proc.stop()
 

@@ -28,6 +28,8 @@ from tests.support.server import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
 pytestmark = pytest.mark.integration
 
 WRITERS = 6
+# A loaded machine can take long to import and migrate; a slow start is not a failure.
+START_TIMEOUT = 300.0
 # Enough acknowledged writes that the kill lands in a busy server, not a warm-up.
 ACKNOWLEDGED_BEFORE_KILL = 60
 
@@ -107,7 +109,7 @@ def writer(server: ServerProcess, ledger: Ledger, run: str, index: int) -> None:
 
 
 def burst_kill_restart(server: ServerProcess) -> Ledger:
-    server.start()
+    server.start(timeout=START_TIMEOUT)
     ledger = Ledger()
     run = uuid.uuid4().hex[:8]
     threads = [
@@ -123,7 +125,7 @@ def burst_kill_restart(server: ServerProcess) -> Ledger:
     assert reached, f"only {ledger.count()} writes acknowledged: {ledger.refused[:3]}"
     assert not any(t.is_alive() for t in threads), "a writer hung on a dead server"
     assert ledger.refused == []
-    server.start()
+    server.start(timeout=START_TIMEOUT)
     return ledger
 
 
