@@ -1,7 +1,8 @@
 """Task scale-in protection: UpdateTaskProtection and GetTaskProtection.
 
 A protected task is left alone by its service's scale-in and deployments
-until the protection expires (default 2 hours, at most 48)."""
+until the protection expires (default 2 hours, at most 48). As on ECS, only
+tasks that belong to a service can be protected (TASK_NOT_VALID otherwise)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,16 @@ def update_task_protection(
             if task is None or task.cluster != cluster.name:
                 arn = ref if ref.startswith("arn:") else task_arn(scope, cluster.name, tid)
                 failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            # Only a service's tasks can be protected (from its scale-in and deployments).
+            if not (task.group or "").startswith("service:"):
+                failures.append(
+                    {
+                        "arn": task.arn,
+                        "reason": "TASK_NOT_VALID",
+                        "detail": "The task is not part of a service.",
+                    }
+                )
                 continue
             if task.is_stopped or task.wants_stop:
                 failures.append(
