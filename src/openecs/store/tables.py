@@ -4,6 +4,7 @@ columns beside them are the ones queries filter, sort or lock on."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -291,3 +292,56 @@ __all__ += [
     "target_groups",
     "targets",
 ]
+
+__all__ += ["log_events", "log_groups", "log_streams"]
+
+# CloudWatch Logs. Times are epoch milliseconds. Events are clustered by stream and
+# time (the primary key; WITHOUT ROWID on SQLite) so that a stream's time range is
+# one contiguous read; the group index serves FilterLogEvents across streams.
+log_groups = Table(
+    "log_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("retention_days", Integer, nullable=True),
+    Column("kms_key_id", String(256), nullable=True),
+    Column("log_group_class", String(32), nullable=False),
+    Column("deletion_protection", Boolean, nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_log_groups_name"),
+)
+
+log_streams = Table(
+    "log_streams",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", Integer, nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("first_event_ts", BigInteger, nullable=True),
+    # 0 until the first event, so that ordering by it is the same on every engine.
+    Column("last_event_ts", BigInteger, nullable=False),
+    Column("last_ingestion_time", BigInteger, nullable=True),
+    Column("upload_sequence", BigInteger, nullable=False),
+    Column("next_seq", BigInteger, nullable=False),
+    Column("event_count", BigInteger, nullable=False),
+    Column("stored_bytes", BigInteger, nullable=False),
+    UniqueConstraint("group_id", "name", name="uq_log_streams_name"),
+    Index("ix_log_streams_last_event", "group_id", "last_event_ts", "name"),
+)
+
+log_events = Table(
+    "log_events",
+    metadata,
+    Column("stream_id", Integer, primary_key=True),
+    Column("timestamp", BigInteger, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("group_id", Integer, nullable=False),
+    Column("ingestion_time", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_log_events_group_time", "group_id", "timestamp", "stream_id", "seq"),
+    sqlite_with_rowid=False,
+)
