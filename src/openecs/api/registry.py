@@ -16,6 +16,10 @@ from openecs.api.handlers import (
     elbv2_load_balancers,
     elbv2_tags,
     elbv2_target_groups,
+    logs_events,
+    logs_groups,
+    logs_streams,
+    logs_tags,
 )
 from openecs.api.json_protocol import JsonService, load_service_model
 from openecs.api.query_protocol import QueryService
@@ -33,6 +37,8 @@ _ECS_MODULES = (
     ecs_services,
 )
 
+_LOGS_MODULES = (logs_groups, logs_streams, logs_events, logs_tags)
+
 _ELBV2_MODULES = (elbv2_load_balancers, elbv2_target_groups, elbv2_listeners, elbv2_tags)
 
 
@@ -48,7 +54,8 @@ def _merge(*tables: Operations) -> dict[str, Handler]:
 
 def build_services() -> list[JsonService | QueryService]:
     ecs = JsonService(load_service_model("ecs"), _merge(*(m.OPERATIONS for m in _ECS_MODULES)))
+    logs = JsonService(load_service_model("logs"), _merge(*(m.OPERATIONS for m in _LOGS_MODULES)))
     elbv2 = QueryService(
         load_service_model("elbv2"), _merge(*(m.OPERATIONS for m in _ELBV2_MODULES))
     )
-    return [ecs, elbv2]
+    return [ecs, logs, elbv2]
