@@ -18,6 +18,7 @@ from openecs.domain.container_instance import ContainerInstance
 from openecs.domain.errors import InvalidParameterException
 from openecs.domain.resources import Capacity, Reservation
 from openecs.scheduler.capacity_providers import split_by_capacity_provider
+from openecs.scheduler.filters import reject_reason
 from openecs.scheduler.placement import Plan, place_tasks
 from openecs.scheduler.query_language import compile_expression
 from openecs.scheduler.strategies import Strategy
@@ -357,3 +358,85 @@ def test_any_text_either_compiles_or_is_an_invalid_parameter(text: str) -> None:
     negated = compile_expression(f"not({text})")
     sample = Spec("s", 1, 1, 0, frozenset(), "us-east-1a", "r1", True, "ACTIVE", 1).view()
     assert negated.matches(sample) is not compiled.matches(sample)
+
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("binpack"), st.integers(1, 4)),
+        st.tuples(st.just("spread"), st.integers(1, 4)),
+        st.tuples(st.just("distinct"), st.integers(1, 4)),
+        st.tuples(st.just("outside"), st.integers(0, 11)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@PROPERTY_SETTINGS
+@given(cluster=specs(), steps=steps, seed=st.integers(0, 2**32))
+def test_many_requests_on_one_snapshot_never_oversubscribe_it(
+    cluster: list[Spec], steps: list[tuple[str, int]], seed: int
+) -> None:
+    """Requests of several shapes, and placements made outside the scheduler,
+    share one snapshot: each request sees every placement made before it."""
+    snapshot = ClusterView([s.view() for s in cluster])
+    small, large = Reservation(128, 256, frozenset({443})), Reservation(512, 1024)
+    left = {s.name: Left(s.cpu, s.memory, s.gpus, set(s.tcp)) for s in cluster}
+    healthy = {s.name for s in cluster if s.connected and s.status == "ACTIVE"}
+
+    def account(name: str, res: Reservation) -> None:
+        room = left[name]
+        assert res.cpu <= room.cpu and res.memory <= room.memory
+        assert not res.tcp_ports & room.ports
+        room.cpu -= res.cpu
+        room.memory -= res.memory
+        room.ports |= res.tcp_ports
+
+    for kind, arg in steps:
+        if kind == "outside":  # e.g. StartTask on a named instance
+            target = snapshot.instances[arg % len(cluster)]
+            if reject_reason(target, _request(1, large, (), (), seed)) is None:
+                target.take(large, "family:batch")
+                account(target.instance_id, large)
+            continue
+        if kind == "binpack":
+            req = _request(arg, small, (("binpack", "memory"),), (), seed)
+        elif kind == "spread":
+            req = _request(arg, large, (("spread", AZ), ("spread", "instanceId")), (), seed)
+        else:
+            req = _request(arg, large, (), (("distinctInstance", None),), seed)
+        plan = place_tasks(snapshot, req)
+        for name in plan.placements:
+            assert name in healthy
+            if kind == "binpack":
+                feasible = [
+                    n
+                    for n in healthy
+                    if small.cpu <= left[n].cpu
+                    and small.memory <= left[n].memory
+                    and not small.tcp_ports & left[n].ports
+                ]
+                assert left[name].memory == min(left[n].memory for n in feasible)
+            account(name, req.reservation)
+        if kind == "distinct":
+            assert len(set(plan.placements)) == len(plan.placements)
+        if plan.failures:
+            assert set(plan.rejections) == set(left)
+
+
+def _request(
+    count: int,
+    reservation: Reservation,
+    strategy: Strategy,
+    constraints: tuple[tuple[str, str | None], ...],
+    seed: int,
+) -> PlacementRequest:
+    return PlacementRequest(
+        count=count,
+        reservation=reservation,
+        group=GROUP,
+        launch_type="EC2",
+        strategy=strategy,
+        constraints=constraints,
+        seed=seed,
+    )

@@ -23,7 +23,7 @@ Reasons, as ECS words them in `failures[].reason`:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from openecs.domain.container_instance import InstanceStatus
@@ -42,6 +42,7 @@ __all__ = [
     "RESOURCE_PORTS",
     "Filter",
     "build_filters",
+    "distinct_within_request",
     "first_rejection",
     "reject_reason",
 ]
@@ -123,26 +124,39 @@ def _resource_filters(req: PlacementRequest) -> list[Filter]:
     return found
 
 
-def _distinct_filter(req: PlacementRequest) -> Filter:
+def _distinct_filter(req: PlacementRequest, placed_here: Collection[str]) -> Filter:
     group = req.group
-    if req.is_service and group:
-        # A service's tasks, running or just placed, each on their own instance.
+    if distinct_within_request(req):
         return Filter(
             DISTINCT_INSTANCE,
-            f"already runs a task of {group}",
-            lambda v: v.groups.get(group, 0) == 0,
+            "already got a task of this request",
+            lambda v: v.instance_id not in placed_here,
             True,
         )
+    # A service's tasks, running or just placed, each on their own instance.
     return Filter(
         DISTINCT_INSTANCE,
-        "already got a task of this request",
-        lambda v: v.placed == 0,
+        f"already runs a task of {group}",
+        lambda v: v.groups.get(group or "", 0) == 0,
         True,
     )
 
 
-def build_filters(req: PlacementRequest) -> tuple[Filter, ...]:
-    """The request's filters, in the order they run; expressions compiled once."""
+def distinct_within_request(req: PlacementRequest) -> bool:
+    """Whether distinctInstance is about this request's tasks only (standalone tasks),
+    rather than about every task of the group (a service's)."""
+    has_distinct = any(kind == "distinctInstance" for kind, _ in req.constraints)
+    return has_distinct and not (req.is_service and req.group)
+
+
+def build_filters(
+    req: PlacementRequest, placed_here: Collection[str] = frozenset()
+) -> tuple[Filter, ...]:
+    """The request's filters, in the order they run; expressions compiled once.
+
+    `placed_here` holds the instances this request has placed a task on so far
+    (distinctInstance for standalone tasks); the caller keeps it up to date.
+    """
     found = _state_filters()
     required = tuple(req.required_attributes)
     if required:
@@ -157,7 +171,7 @@ def build_filters(req: PlacementRequest) -> tuple[Filter, ...]:
     for kind, expression in req.constraints:
         if kind == "distinctInstance":
             if not distinct:
-                found.append(_distinct_filter(req))
+                found.append(_distinct_filter(req, placed_here))
             distinct = True
         elif kind == "memberOf" and expression:
             compiled = compile_expression(expression)

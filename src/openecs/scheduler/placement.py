@@ -17,10 +17,15 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from openecs.scheduler.filters import Filter, build_filters, first_rejection
+from openecs.scheduler.filters import (
+    Filter,
+    build_filters,
+    distinct_within_request,
+    first_rejection,
+)
 from openecs.scheduler.ranking import build_selector
 from openecs.scheduler.strategies import effective_strategy
-from openecs.scheduler.view import ClusterView, InstanceView, PlacementRequest
+from openecs.scheduler.view import ClusterView, InstanceView, PlacementRequest, takes_so_far
 
 __all__ = ["NO_INSTANCES", "Plan", "place_tasks"]
 
@@ -46,11 +51,6 @@ class Plan:
         return Counter(self.rejections.values())
 
 
-def _reject(plan: Plan, view: InstanceView, rejected: Filter) -> None:
-    plan.rejections[view.instance_id] = rejected.reason
-    plan.explanations[view.instance_id] = rejected.explain
-
-
 def _failure(filters: tuple[Filter, ...], views: list[InstanceView], plan: Plan) -> tuple[str, str]:
     """Why the next task cannot be placed: the closest match's reason, and every filter's toll.
 
@@ -74,44 +74,107 @@ def _failure(filters: tuple[Filter, ...], views: list[InstanceView], plan: Plan)
     return reason, detail
 
 
+class _Pass:
+    """One request shape run over a snapshot: filtered once, ranked incrementally.
+
+    Kept on the ClusterView, so that the next request of the same shape on the
+    same snapshot (a service placing one task at a time) picks up where this
+    one stopped instead of filtering every instance again.
+    """
+
+    def __init__(self, views: list[InstanceView], req: PlacementRequest) -> None:
+        self.key = _shape(req)
+        self.views = views
+        # distinctInstance for standalone tasks is about this request alone, so
+        # such a pass cannot serve the next request.
+        self.reusable = not distinct_within_request(req)
+        self.placed_here: set[str] = set()
+        self.filters = build_filters(req, self.placed_here)
+        self.rechecked = tuple(f for f in self.filters if f.dynamic)
+        self.rejections: dict[str, str] = {}
+        self.explanations: dict[str, str] = {}
+        # One pass per filter over the survivors of the one before (a pipeline stage each).
+        candidates = list(range(len(views)))
+        for check in self.filters:
+            accepts = check.accepts
+            kept = [at for at in candidates if accepts(views[at])]
+            if len(kept) != len(candidates):
+                passed = set(kept)
+                for at in candidates:
+                    if at not in passed:
+                        self.reject(views[at], check)
+            candidates = kept
+        chain = effective_strategy(req.strategy, is_service=req.is_service)
+        self.selector = build_selector(
+            chain, views, candidates, range(len(views)), req.group, random.Random(req.seed)
+        )
+        self.takes = takes_so_far()
+
+    def reject(self, view: InstanceView, rejected: Filter) -> None:
+        self.rejections[view.instance_id] = rejected.reason
+        self.explanations[view.instance_id] = rejected.explain
+
+    def still_fits(self, view: ClusterView, req: PlacementRequest) -> bool:
+        """Whether the snapshot is as this pass left it (nothing placed behind its back)."""
+        return (
+            self.reusable
+            and self.key == _shape(req)
+            and self.views is view.instances
+            and self.takes == takes_so_far()
+        )
+
+
+def _shape(req: PlacementRequest) -> tuple[object, ...]:
+    return (
+        req.reservation,
+        req.group,
+        req.launch_type,
+        req.required_attributes,
+        req.strategy,
+        req.constraints,
+        req.is_service,
+    )
+
+
 def place_tasks(view: ClusterView, req: PlacementRequest) -> Plan:
     """Place `req.count` tasks, accounting each placement before the next.
 
     Mutates the `InstanceView`s of `view` (remaining capacity, group counts)
     as it places, so the caller can read what is left; never touches storage.
+    A request of the same shape as the previous one on the same snapshot
+    continues its pass (and its random stream) instead of starting over.
     """
     plan = Plan()
     views = view.instances
     if not views:
         plan.failures.extend([NO_INSTANCES] * req.count)
         return plan
-    filters = build_filters(req)
-    rechecked = tuple(f for f in filters if f.dynamic)
-    # One pass per filter over the survivors of the one before (a pipeline stage each).
-    candidates = list(range(len(views)))
-    for check in filters:
-        accepts = check.accepts
-        kept = [at for at in candidates if accepts(views[at])]
-        if len(kept) != len(candidates):
-            passed = set(kept)
-            for at in candidates:
-                if at not in passed:
-                    _reject(plan, views[at], check)
-        candidates = kept
-    rng = random.Random(req.seed)
-    chain = effective_strategy(req.strategy, is_service=req.is_service)
-    selector = build_selector(chain, views, candidates, range(len(views)), req.group, rng)
+    memo = view._placement_memo
+    reused = isinstance(memo, _Pass) and memo.still_fits(view, req)
+    state = memo if reused and isinstance(memo, _Pass) else _Pass(views, req)
+    view._placement_memo = state
     reservation, group = req.reservation, req.group
-    for placed in range(req.count):
-        idx = selector.choose()
+    while len(plan.placements) < req.count:
+        idx = state.selector.choose()
         if idx is None:
-            plan.failures.extend([_failure(filters, views, plan)] * (req.count - placed))
+            plan.rejections, plan.explanations = state.rejections, state.explanations
+            failure = _failure(state.filters, views, plan)
+            plan.failures.extend([failure] * (req.count - len(plan.placements)))
             break
         chosen = views[idx]
+        if reused and first_rejection(state.filters, chosen) is not None:
+            # The snapshot changed in a way the fingerprint missed: start afresh.
+            state = view._placement_memo = _Pass(views, req)
+            reused = False
+            continue
         chosen.take(reservation, group)
+        state.takes = takes_so_far()
+        state.placed_here.add(chosen.instance_id)
         plan.placements.append(chosen.instance_id)
-        rejected = first_rejection(rechecked, chosen)
+        rejected = first_rejection(state.rechecked, chosen)
         if rejected is not None:
-            _reject(plan, chosen, rejected)
-        selector.placed(idx, rejected is None)
+            state.reject(chosen, rejected)
+        state.selector.placed(idx, rejected is None)
+    plan.rejections = dict(state.rejections)
+    plan.explanations = dict(state.explanations)
     return plan

@@ -20,12 +20,23 @@ __all__ = [
     "InstanceView",
     "PlacementRequest",
     "instance_attributes",
+    "takes_so_far",
 ]
 
 # Built-in attributes ECS derives from the instance itself, when the agent did
 # not report them explicitly.
 AVAILABILITY_ZONE = "ecs.availability-zone"
 INSTANCE_TYPE = "ecs.instance-type"
+
+
+# How many placements InstanceView.take has ever accounted, in any snapshot: a
+# cheap, conservative way for the scheduler to tell that nothing was placed
+# behind its back since it last looked.
+_TAKES = [0]
+
+
+def takes_so_far() -> int:
+    return _TAKES[0]
 
 
 def instance_attributes(instance: ContainerInstance) -> dict[str, str | None]:
@@ -51,8 +62,6 @@ class InstanceView:
     # Tasks (not stopped) on this instance per task group, for spread and distinctInstance.
     groups: Counter[str] = field(default_factory=Counter)
     task_count: int = 0
-    # Tasks this plan has put here so far (distinctInstance for standalone tasks).
-    placed: int = 0
     _attributes: dict[str, str | None] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -71,9 +80,9 @@ class InstanceView:
 
     def take(self, res: Reservation, group: str | None) -> None:
         """Account a placement made within this plan."""
+        _TAKES[0] += 1
         self.remaining = self.remaining.remaining(res)
         self.task_count += 1
-        self.placed += 1
         if group:
             self.groups[group] += 1
 
@@ -81,6 +90,9 @@ class InstanceView:
 @dataclass(slots=True)
 class ClusterView:
     instances: list[InstanceView]
+    # The scheduler's state of the last request placed on this snapshot, which
+    # the next request of the same shape continues (see placement.place_tasks).
+    _placement_memo: object | None = field(default=None, init=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
