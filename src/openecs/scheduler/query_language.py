@@ -105,29 +105,24 @@ class Token:
 
 
 _SYMBOL_OPERATORS = ("==", "!=", ">=", "<=", "=~", "!~", ">", "<")
+# Every spelling of an operator → its canonical symbol.
 _OPERATOR_NAMES = {
-    "==": "==",
-    "equals": "==",
-    "!=": "!=",
-    "not_equals": "!=",
-    ">": ">",
-    "greater_than": ">",
-    ">=": ">=",
-    "greater_than_equal": ">=",
-    "<": "<",
-    "less_than": "<",
-    "<=": "<=",
-    "less_than_equal": "<=",
-    "exists": "exists",
-    "!exists": "!exists",
-    "not_exists": "!exists",
-    "in": "in",
-    "!in": "!in",
-    "not_in": "!in",
-    "=~": "=~",
-    "matches": "=~",
-    "!~": "!~",
-    "not_matches": "!~",
+    name: symbol
+    for symbol, names in (
+        ("==", ("==", "equals")),
+        ("!=", ("!=", "not_equals")),
+        (">", (">", "greater_than")),
+        (">=", (">=", "greater_than_equal")),
+        ("<", ("<", "less_than")),
+        ("<=", ("<=", "less_than_equal")),
+        ("exists", ("exists",)),
+        ("!exists", ("!exists", "not_exists")),
+        ("in", ("in",)),
+        ("!in", ("!in", "not_in")),
+        ("=~", ("=~", "matches")),
+        ("!~", ("!~", "not_matches")),
+    )
+    for name in names
 }
 _UNARY = frozenset({"exists", "!exists"})
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./\\:@")
