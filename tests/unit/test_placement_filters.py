@@ -484,3 +484,14 @@ def test_a_request_of_another_shape_starts_its_own_pass() -> None:
     plan = place_tasks(cluster, distinct)
     assert plan.placements == ["i0", "i1", "i2"]
     assert place_tasks(cluster, _binpack(1)).placements == ["i1"]
+
+
+def test_an_instance_added_to_the_snapshot_starts_a_new_pass() -> None:
+    cluster = _cluster()
+    place_tasks(cluster, _binpack(1))
+    cluster.instances.append(view("tight", memory=300))
+    assert place_tasks(cluster, _binpack(1)).placements == ["tight"]
+    plan = place_tasks(cluster, _binpack(40))
+    assert len(plan.failures) > 0 and set(plan.rejections) == {
+        v.instance_id for v in cluster.instances
+    }

@@ -9,6 +9,12 @@ The filters run once over the snapshot. After each placement only the
 chosen instance can have changed, so only it is checked again (with the
 filters a placement can affect) and re-ranked; the plan never promises
 more CPU, memory, ports or GPUs than the snapshot shows.
+
+The pass (filters, rejections, selector) stays on the ClusterView: the next
+request of the same shape on the same snapshot continues it, unless
+something was placed behind its back (InstanceView.take counts every
+placement) or the instance list changed; a reused pass also checks each
+chosen instance in full before placing on it.
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ class _Pass:
     def __init__(self, views: list[InstanceView], req: PlacementRequest) -> None:
         self.key = _shape(req)
         self.views = views
+        self.size = len(views)
         # distinctInstance for standalone tasks is about this request alone, so
         # such a pass cannot serve the next request.
         self.reusable = not distinct_within_request(req)
@@ -120,6 +127,7 @@ class _Pass:
             self.reusable
             and self.key == _shape(req)
             and self.views is view.instances
+            and self.size == len(view.instances)
             and self.takes == takes_so_far()
         )
 
@@ -150,9 +158,11 @@ def place_tasks(view: ClusterView, req: PlacementRequest) -> Plan:
         plan.failures.extend([NO_INSTANCES] * req.count)
         return plan
     memo = view._placement_memo
-    reused = isinstance(memo, _Pass) and memo.still_fits(view, req)
-    state = memo if reused and isinstance(memo, _Pass) else _Pass(views, req)
-    view._placement_memo = state
+    if isinstance(memo, _Pass) and memo.still_fits(view, req):
+        state, reused = memo, True
+    else:
+        state, reused = _Pass(views, req), False
+        view._placement_memo = state
     reservation, group = req.reservation, req.group
     while len(plan.placements) < req.count:
         idx = state.selector.choose()
