@@ -495,3 +495,9 @@ def test_an_instance_added_to_the_snapshot_starts_a_new_pass() -> None:
     assert len(plan.failures) > 0 and set(plan.rejections) == {
         v.instance_id for v in cluster.instances
     }
+
+
+def test_a_constraint_handed_to_the_scheduler_raw_is_still_validated() -> None:
+    for bad in [("sameZone", None), ("memberOf", None), ("memberOf", "attribute:a ==")]:
+        with pytest.raises(InvalidParameterException):
+            build_filters(request(constraints=(bad,)))

@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from openecs.domain.container_instance import InstanceStatus
+from openecs.scheduler.constraints import parse_constraints
 from openecs.scheduler.query_language import compile_expression
 from openecs.scheduler.view import InstanceView, PlacementRequest
 
@@ -173,8 +174,11 @@ def build_filters(
             if not distinct:
                 found.append(_distinct_filter(req, placed_here))
             distinct = True
-        elif kind == "memberOf" and expression:
-            compiled = compile_expression(expression)
+        else:
+            # A constraint the scheduler does not understand must not be skipped:
+            # refuse it as the API would (parse_constraints words the reasons).
+            parse_constraints([{"type": kind, "expression": expression}])
+            compiled = compile_expression(expression or "")
             found.append(
                 Filter(
                     MEMBER_OF,

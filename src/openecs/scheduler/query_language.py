@@ -38,7 +38,7 @@ keyword. A bare value ends at blank space, at `&&`/`||`, at an unbalanced `)`
 or `]`, and, inside a list, at `,`; quote regular expressions that need blank
 space or unbalanced brackets.
 
-`compile_expression` parses once and returns a `Expression` whose `matches`
+`compile_expression` parses once and returns an `Expression` whose `matches`
 runs closures built from the tree; results are cached by text.
 """
 
