@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import http.server
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from openecs.controllers.load_balancer import LoadBalancerController
 from openecs.domain.load_balancing import (
     HealthCheck,
     LoadBalancingSnapshot,
@@ -33,6 +35,8 @@ from openecs.domain.load_balancing import (
 )
 from openecs.lb.data_plane import DataPlane, HealthUpdate
 from openecs.lb.haproxy_config import ConfigSettings, backend_name
+from openecs.platform.clock import SystemClock
+from openecs.usecases.backend import Backend as Store
 from tests.support.lb_snapshots import (
     fixed_response,
     forward,
@@ -198,9 +202,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
         yield Harness(plane)
     finally:
         plane.stop()
-        for leftover in sockets.iterdir():
-            leftover.unlink()
-        sockets.rmdir()
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def get(
@@ -446,3 +448,51 @@ async def test_a_killed_haproxy_is_restarted_and_brought_back_in_step(
     assert harness.plane.process.master_pid != master
     seen = {get(port, "/k")[1].split()[0] for _ in range(8)}
     assert seen == {"first", "second"}
+
+
+def test_the_controller_step_serves_the_snapshot_records_health_and_stops_haproxy(
+    tmp_path: Path, backends: Callable[[str], Backend]
+) -> None:
+    web_backend = backends("web")
+    web = group("web")
+    lb = load_balancer()
+    port = free_port()
+    served = snapshot(
+        [lb], [listener(lb, port, forward(web))], [web], [], [target(web, web_backend.port)]
+    )
+    current = LoadBalancingSnapshot()
+    recorded: list[HealthUpdate] = []
+
+    def record(store: Store, updates: list[HealthUpdate]) -> int:
+        recorded.extend(updates)
+        for group_arn, target_id, target_port, state, reason, description in updates:
+            for t in current.targets:
+                if (t.target_group_arn, t.id, t.port) == (group_arn, target_id, target_port):
+                    t.state, t.reason, t.description = state, reason, description
+        return len(updates)
+
+    store = Store.open(f"sqlite:///{tmp_path / 'openecs.db'}", SystemClock())
+    controller = LoadBalancerController(
+        store, lambda _: current, record, state_dir=tmp_path / ("a-rather-long-data-directory" * 2)
+    )
+    try:
+        # No listener: no HAProxy.
+        assert controller.reconcile() == 0
+        assert not controller.plane.process.running()
+
+        current = served
+        deadline = time.monotonic() + WAIT
+        while current.targets[0].state != TargetState.HEALTHY:
+            assert time.monotonic() < deadline, recorded
+            controller.reconcile()
+            time.sleep(0.2)
+        assert [u[3] for u in recorded] == ["initial", "healthy"]
+        assert get(port, "/c")[1] == "web /c"
+
+        controller.stop()
+        assert not controller.plane.process.running()
+        assert controller.reconcile() == 0
+        assert not controller.plane.process.running()
+    finally:
+        controller.stop()
+        store.close()

@@ -3,7 +3,8 @@
 One pass (`DataPlane.apply(snapshot, now)`):
 
 1. render the configuration; start HAProxy, or reload it when listeners, rules
-   or target groups changed (targets never cause a reload);
+   or target groups changed (targets never cause a reload). With no listener
+   at all HAProxy is not run (a server without load balancers starts none);
 2. read every slot (`show servers state` + `show stat`, one round trip);
 3. `plan_slots` (pure) decides the runtime commands that put each registered
    target in a slot, drain deregistered ones until their deadline and park
@@ -307,6 +308,10 @@ class DataPlane:
         if services is not None:
             settings = replace(settings, services=services)
         layout = plan_layout(snapshot, settings)
+        if not layout.bound and not layout.backends:
+            # Nothing to serve: HAProxy runs only while some listener exists.
+            self.process.stop()
+            return compute_target_health(snapshot, layout, SlotPlan(), {}, now)
         await self.process.ensure(render(snapshot, settings))
         servers, state_text = await self.api.servers()
         plan = plan_slots(layout, snapshot.targets, servers, now)

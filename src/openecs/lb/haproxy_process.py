@@ -148,9 +148,6 @@ class HAProxyProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
-                # Its own session: a Ctrl-C meant for the server reaches HAProxy only
-                # through stop(), which lets the server decide.
-                start_new_session=True,
             )
         self.starts += 1
         deadline = time.monotonic() + self.ready_timeout
@@ -215,8 +212,12 @@ class HAProxyProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        with contextlib.suppress(FileNotFoundError):
-            self.pid_path.unlink()
+        for leftover in (self.pid_path, self.settings.admin_socket, self.settings.master_socket):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        if self.settings.sockets != self.settings.state_dir:
+            with contextlib.suppress(OSError):
+                self.settings.sockets.rmdir()
 
 
 def _terminate(pid: int, timeout: float = 5.0) -> None:

@@ -1,0 +1,116 @@
+"""The load balancer controller: every second, HAProxy is brought in step with the
+elbv2 state and the target health it observes is written back.
+
+    read_snapshot → DataPlane.apply (config, reload if needed, slots, health) →
+    record_target_health (only the changes)
+
+The step runs in a worker thread of the ControllerLoop; the data plane's
+coroutine gets an event loop of its own there for each pass (`asyncio.run`),
+which is cheap next to a pass and shares nothing with the server's loop.
+`stop()` waits for a pass in flight, then stops HAProxy, so a late pass never
+restarts it after shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from openecs.controllers.loop import Step
+from openecs.domain.load_balancing import LoadBalancingSnapshot
+from openecs.lb.data_plane import DataPlane, HealthUpdate
+from openecs.lb.haproxy_config import ConfigSettings
+from openecs.lb.haproxy_process import DEFAULT_BINARY
+from openecs.usecases.backend import Backend
+from openecs.usecases.services import live_services
+
+__all__ = ["LoadBalancerController", "services_by_target_group"]
+
+log = logging.getLogger("openecs.controllers.load_balancer")
+
+ReadSnapshot = Callable[[Backend], LoadBalancingSnapshot]
+RecordHealth = Callable[[Backend, list[HealthUpdate]], int]
+
+
+def services_by_target_group(backend: Backend) -> dict[str, list[str]]:
+    """Target group ARN → "cluster/service" of the ECS services registering into it."""
+    found: dict[str, list[str]] = {}
+    for service in live_services(backend):
+        cluster = service.cluster_arn.rsplit("/", 1)[-1]
+        for entry in service.load_balancers:
+            arn = entry.get("targetGroupArn")
+            if arn:
+                found.setdefault(arn, []).append(f"{cluster}/{service.name}")
+    return found
+
+
+class LoadBalancerController:
+    def __init__(
+        self,
+        backend: Backend,
+        read_snapshot: ReadSnapshot,
+        record_target_health: RecordHealth,
+        *,
+        state_dir: Path,
+        bind_address: str = "127.0.0.1",
+        binary: str = DEFAULT_BINARY,
+    ) -> None:
+        self.backend = backend
+        self.read_snapshot = read_snapshot
+        self.record_target_health = record_target_health
+        self.state_dir = state_dir.resolve()
+        self.bind_address = bind_address
+        self.binary = binary
+        self.plane = DataPlane(
+            ConfigSettings(
+                state_dir=self.state_dir,
+                socket_dir=_socket_dir(self.state_dir),
+                bind_address=bind_address,
+            ),
+            binary=binary,
+        )
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._missing_binary_reported = False
+
+    def steps(self, *, interval: float = 1.0) -> list[Step]:
+        # Use cases that change listeners, rules or targets may notify "load-balancers".
+        wake = (self.backend.controller_signals, "load-balancers")
+        return [Step("load-balancer", interval, self.reconcile, wake=wake)]
+
+    def reconcile(self) -> int:
+        """One pass; returns how many target health changes were recorded."""
+        with self._lock:
+            if self._stopped:
+                return 0
+            if not os.access(self.binary, os.X_OK):
+                if not self._missing_binary_reported:
+                    log.warning(
+                        "HAProxy is not installed; load balancers are not served",
+                        extra={"binary": self.binary},
+                    )
+                    self._missing_binary_reported = True
+                return 0
+            snapshot = self.read_snapshot(self.backend)
+            services = services_by_target_group(self.backend) if snapshot.target_groups else {}
+            now = self.backend.clock.now()
+            updates = asyncio.run(self.plane.apply(snapshot, now, services=services))
+            return self.record_target_health(self.backend, updates)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self.plane.stop()
+
+
+def _socket_dir(state_dir: Path) -> Path:
+    """Unix socket paths are limited to ~107 bytes: a deep data dir puts them in /tmp."""
+    if len(str(state_dir / "master.sock")) < 100:
+        return state_dir
+    digest = hashlib.sha1(str(state_dir).encode()).hexdigest()[:12]
+    return Path("/tmp") / f"openecs-haproxy-{digest}"
