@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,12 +18,14 @@ from openecs.api.auth import Authenticator
 from openecs.api.registry import build_services
 from openecs.cli.credentials import load_or_create_credentials
 from openecs.controllers.housekeeping import housekeeping_steps
+from openecs.controllers.load_balancer import LoadBalancerController
 from openecs.controllers.loop import ControllerLoop
 from openecs.controllers.services import service_steps
 from openecs.platform.clock import SystemClock
 from openecs.platform.config import ServerConfig, env_default
 from openecs.platform.logging import configure_logging
 from openecs.usecases.backend import Backend
+from openecs.usecases.load_balancing import read_snapshot, record_target_health
 
 __all__ = ["add_server_arguments", "build_app", "build_gateway", "config_from_args", "run_server"]
 
@@ -94,6 +97,14 @@ def build_gateway(config: ServerConfig) -> tuple[ApiGateway, Backend, Authentica
 def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
     """The whole server: APIs, agent channel, controllers (started with the app)."""
     gateway, backend, auth = build_gateway(config)
+    # HAProxy, the ALB data plane: runs while some listener exists, files in <data-dir>/haproxy.
+    load_balancer = LoadBalancerController(
+        backend,
+        read_snapshot,
+        record_target_health,
+        state_dir=config.data_dir / "haproxy",
+        bind_address=env_default("LB_BIND_ADDRESS", "127.0.0.1"),
+    )
     loop = ControllerLoop(
         housekeeping_steps(
             backend,
@@ -101,6 +112,7 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             task_retention=config.task_retention_seconds,
         )
         + service_steps(backend)
+        + load_balancer.steps()
     )
 
     @asynccontextmanager
@@ -110,6 +122,7 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             yield
         finally:
             await loop.stop()
+            await asyncio.to_thread(load_balancer.stop)
 
     return create_app(gateway, agent_routes(backend, auth), lifespan), backend
 
