@@ -1,5 +1,7 @@
 """Property: whatever a signed caller sends to an implemented operation, the answer is
-200 or a 4xx with an AWS error body; never a 5xx.
+200 or a 4xx with an AWS error body; never a 5xx. Every service the server speaks
+is covered: JSON 1.1 ones (ECS, CloudWatch Logs: `{"__type", "message"}`) and
+Query ones (ELBv2: form bodies, `<ErrorResponse><Error><Code>`).
 
 Bodies are drawn from botocore's input shapes: random subsets of members, values
 of the right type and of wrong ones, strings of any unicode (lone surrogates,
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -25,9 +29,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openecs.api.json_protocol import JsonService
+from openecs.api.query_protocol import QueryService
 from openecs.api.registry import build_services
 from tests.support.server import ACCOUNT, ServerProcess
-from tests.support.signing import call
+from tests.support.signing import call, call_query
 
 REGION = "fz-fuzz-1"
 RANDOM = os.environ.get("OPENECS_FUZZ_RANDOM") == "1"
@@ -37,8 +42,8 @@ _DEEP_MARK = "__openecs_fuzz_deep_"
 # spread over however many operations are implemented.
 _TOTAL_EXAMPLES = 1200
 
-# The JSON 1.1 services; the Query protocol (elbv2) has its own contract tests.
-SERVICES: list[JsonService] = [s for s in build_services() if isinstance(s, JsonService)]
+Service = JsonService | QueryService
+SERVICES: list[Service] = list(build_services())
 OPERATIONS = sorted(
     (service.model.service_name, name) for service in SERVICES for name in service.operations
 )
@@ -48,10 +53,11 @@ MAX_EXAMPLES = int(
     )
 )
 # Codes a 4xx may carry: the service's modelled errors plus the protocol and auth
-# errors every AWS JSON service returns.
-COMMON_ERRORS = {
+# errors every AWS service of that protocol returns.
+COMMON_JSON_ERRORS = {
     "SerializationException",
     "UnknownOperationException",
+    "UnsupportedFeatureException",
     "ValidationException",
     "MissingAuthenticationTokenException",
     "IncompleteSignatureException",
@@ -60,14 +66,37 @@ COMMON_ERRORS = {
     "AccessDeniedException",
     "ThrottlingException",
 }
+COMMON_QUERY_ERRORS = {
+    "AccessDenied",
+    "IncompleteSignature",
+    "InvalidAction",
+    "InvalidClientTokenId",
+    "InvalidParameterCombination",
+    "InvalidParameterValue",
+    "InvalidQueryParameter",
+    "MalformedQueryString",
+    "MissingAction",
+    "MissingAuthenticationToken",
+    "MissingParameter",
+    "SignatureDoesNotMatch",
+    "Throttling",
+    "UnsupportedFeatureException",
+    "ValidationError",
+}
 
 
-def _service(name: str) -> JsonService:
+def _service(name: str) -> Service:
     return next(s for s in SERVICES if s.model.service_name == name)
 
 
-def _error_codes(service: JsonService) -> set[str]:
-    return {shape.name for shape in service.model.error_shapes} | COMMON_ERRORS
+def _error_codes(service: Service) -> set[str]:
+    if isinstance(service, JsonService):
+        return {shape.name for shape in service.model.error_shapes} | COMMON_JSON_ERRORS
+    modelled = {
+        str((shape.metadata.get("error") or {}).get("code", shape.name))
+        for shape in service.model.error_shapes
+    }
+    return modelled | COMMON_QUERY_ERRORS
 
 
 # --- strategies from shapes ----------------------------------------------------------
@@ -179,6 +208,36 @@ def body_strategy(operation: OperationModel) -> st.SearchStrategy[Any]:
     return st.one_of(typed, typed, typed, typed, _wrong)
 
 
+def form_fields(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """A drawn body as Query form fields (`A.B`, `List.member.N`); any value flattens."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [
+            pair
+            for key, item in value.items()
+            for pair in form_fields(item, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    if isinstance(value, list):
+        return [
+            pair
+            for i, item in enumerate(value)
+            for pair in form_fields(item, f"{prefix}.member.{i + 1}" if prefix else str(i + 1))
+        ]
+    if isinstance(value, bool):
+        return [(prefix or "Value", "true" if value else "false")]
+    return [(prefix or "Value", str(value))]
+
+
+def encode_form(operation: str, version: str, body: Any) -> bytes:
+    """A Query request body; lone surrogates go out as their raw (invalid) UTF-8 bytes."""
+    pairs = [("Action", operation), ("Version", version), *form_fields(body)]
+    return "&".join(
+        f"{quote(k, safe='', errors='surrogatepass')}={quote(v, safe='', errors='surrogatepass')}"
+        for k, v in pairs
+    ).encode()
+
+
 def encode(body: Any) -> bytes:
     """JSON for a drawn body, with deep-nesting marks expanded in place."""
     text = json.dumps(body)
@@ -222,7 +281,21 @@ def seeded(fuzz_server: ServerProcess, http: httpx.Client) -> ServerProcess:
 def test_every_implemented_operation_is_fuzzed() -> None:
     ecs = _service("ecs")
     assert {"CreateCluster", "DescribeClusters", "DeleteCluster"} <= set(ecs.operations)
-    assert ("ecs", "CreateCluster") in OPERATIONS
+    expected = {(s.model.service_name, op) for s in SERVICES for op in s.operations}
+    assert set(OPERATIONS) == expected
+
+
+def test_query_bodies_flatten_like_the_query_protocol() -> None:
+    body = {"Names": ["a", "b"], "Matcher": {"HttpCode": "200"}, "Flag": True}
+    assert form_fields(body) == [
+        ("Names.member.1", "a"),
+        ("Names.member.2", "b"),
+        ("Matcher.HttpCode", "200"),
+        ("Flag", "true"),
+    ]
+    assert encode_form("Describe", "2015-12-01", {"A": "x y"}) == (
+        b"Action=Describe&Version=2015-12-01&A=x%20y"
+    )
 
 
 def test_deep_marks_expand_to_nested_json() -> None:
@@ -250,24 +323,40 @@ def test_signed_garbage_never_causes_a_server_error(
     )
     @given(body=body_strategy(operation))
     def check(body: Any) -> None:
-        payload = encode(body)
-        response = call(
-            seeded.endpoint,
-            operation_name,
-            payload,
-            region=REGION,
-            target_prefix=service.target_prefix,
-            client=http,
-        )
+        if isinstance(service, JsonService):
+            payload = encode(body)
+            response = call(
+                seeded.endpoint,
+                operation_name,
+                payload,
+                region=REGION,
+                service=service.signing_name,
+                target_prefix=service.target_prefix,
+                client=http,
+            )
+        else:
+            payload = encode_form(operation_name, service.model.api_version, body)
+            response = call_query(
+                seeded.endpoint, payload, service=service.signing_name, region=REGION, client=http
+            )
         status = response.status_code
         assert status == 200 or 400 <= status < 500, (
             f"{operation_name} answered {status}: {response.text[:500]}\nrequest: {payload[:500]!r}"
         )
         assert "Traceback" not in response.text
-        reply = response.json()
-        assert isinstance(reply, dict)
-        if status != 200:
-            assert reply.get("__type") in codes, reply
-            assert isinstance(reply.get("message"), str), reply
+        if isinstance(service, JsonService):
+            reply = response.json()
+            assert isinstance(reply, dict)
+            if status != 200:
+                assert reply.get("__type") in codes, reply
+                assert isinstance(reply.get("message"), str), reply
+            return
+        root = ET.fromstring(response.content)
+        ns = root.tag.partition("}")[0] + "}" if root.tag.startswith("{") else ""
+        if status == 200:
+            assert root.tag == f"{ns}{operation_name}Response", response.text[:300]
+        else:
+            assert root.findtext(f"{ns}Error/{ns}Code") in codes, response.text[:500]
+            assert root.findtext(f"{ns}Error/{ns}Message") is not None, response.text[:500]
 
     check()

@@ -22,6 +22,7 @@ from tests.support.server import ACCESS_KEY, REGION, SECRET_KEY
 
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
 
 
 def encode(body: Any) -> bytes:
@@ -34,7 +35,8 @@ def sign(
     endpoint: str,
     body: Any,
     *,
-    target: str,
+    target: str | None,
+    content_type: str = JSON_CONTENT_TYPE,
     region: str = REGION,
     service: str = "ecs",
     access_key: str = ACCESS_KEY,
@@ -42,12 +44,16 @@ def sign(
     when: datetime | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Headers (Authorization, X-Amz-Date, ...) that sign a POST of `body` to `endpoint`."""
+    """Headers (Authorization, X-Amz-Date, ...) that sign a POST of `body` to `endpoint`;
+    no X-Amz-Target when `target` is None (the Query protocol)."""
+    base = {"Content-Type": content_type}
+    if target is not None:
+        base["X-Amz-Target"] = target
     request = AWSRequest(
         method="POST",
         url=endpoint.rstrip("/") + "/",
         data=encode(body),
-        headers={"Content-Type": JSON_CONTENT_TYPE, "X-Amz-Target": target, **(headers or {})},
+        headers={**base, **(headers or {})},
     )
     signer = SigV4Auth(Credentials(access_key, secret_key), service, region)
     if when is None:
@@ -76,6 +82,32 @@ def call(
     http = client or httpx.Client(timeout=30)
     try:
         return http.post(endpoint.rstrip("/") + "/", content=content, headers=headers)
+    finally:
+        if client is None:
+            http.close()
+
+
+def call_query(
+    endpoint: str,
+    form: str | bytes,
+    *,
+    service: str = "elasticloadbalancing",
+    client: httpx.Client | None = None,
+    **signing: Any,
+) -> httpx.Response:
+    """Sign and POST a Query-protocol form body (`Action=...&Version=...&...`)."""
+    payload = form.encode() if isinstance(form, str) else form
+    headers = sign(
+        endpoint,
+        payload,
+        target=None,
+        content_type=FORM_CONTENT_TYPE,
+        service=service,
+        **signing,
+    )
+    http = client or httpx.Client(timeout=30)
+    try:
+        return http.post(endpoint.rstrip("/") + "/", content=payload, headers=headers)
     finally:
         if client is None:
             http.close()
