@@ -1,0 +1,1 @@
+"""Helpers of the service benchmarks (bench/self_heal.py, bench/deploy.py)."""
