@@ -135,11 +135,21 @@ class ApiGateway:
             ctx = RequestContext(scope=scope, backend=self.backend, request_id=request_id)
             return ApiAnswer(200, service.handle(form, ctx), XML_CONTENT_TYPE, operation)
         except AwsError as err:
-            return _query_error(err, service, request_id, operation)
+            return _query_error(err, service or self._likely(headers), request_id, operation)
         except Exception:
             log.exception("request failed", extra={"operation": operation, "requestId": request_id})
             fault = ServerException(f"An internal error occurred. Request id: {request_id}")
             return _query_error(fault, service, request_id, operation)
+
+    def _likely(self, headers: Mapping[str, str]) -> QueryService | None:
+        """The Query service a request that failed before authentication meant, for the
+        namespace of its error: the one its credential scope names, else the only one."""
+        scope = headers.get("authorization", "").partition("Credential=")[2].split(",")[0]
+        parts = scope.split("/")
+        if len(parts) == 5 and parts[3] in self.by_signing_name:
+            return self.by_signing_name[parts[3]]
+        only = list(self.by_signing_name.values())
+        return only[0] if len(only) == 1 else None
 
 
 def _json(payload: object) -> bytes:

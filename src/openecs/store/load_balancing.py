@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
 
 from openecs.domain.load_balancing import (
     HealthCheck,
@@ -681,7 +681,11 @@ def instance_addresses(
 
 
 def read_snapshot(conn: Connection, now: float) -> LoadBalancingSnapshot:
-    """Every load balancer, listener, rule, target group and live target, all accounts."""
+    """Every load balancer, listener, rule, target group and live target, all accounts.
+    Call first in a fresh read transaction: its five reads must see one state."""
+    if conn.dialect.name == "postgresql":
+        # READ COMMITTED (PostgreSQL's default) would let each SELECT see a newer state.
+        conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
     return LoadBalancingSnapshot(
         load_balancers=[
             _lb_from_row(row)

@@ -79,6 +79,7 @@ MAX_TARGET_GROUPS = 3000
 MAX_TARGETS_PER_GROUP = 1000
 
 _TARGET_TYPES = ("instance", "ip")
+_MAX_ZONE_NAME = 64
 _PROTOCOL_VERSIONS = ("HTTP1", "HTTP2", "GRPC")
 
 
@@ -310,6 +311,9 @@ def register_targets(
         rows.purge_expired_targets(conn, now, arn)
         wanted: dict[tuple[str, int], Mapping[str, Any]] = {}
         for description in descriptions:
+            zone = description.get("AvailabilityZone")
+            if zone is not None and not 0 < len(zone) <= _MAX_ZONE_NAME:
+                raise ValidationError(f"Availability zone '{zone[:100]}' is not valid")
             wanted[(description["Id"], description.get("Port") or tg.port)] = description
         addresses: dict[str, tuple[str, str | None]]
         if tg.target_type == "ip":
