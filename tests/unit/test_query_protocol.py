@@ -13,6 +13,8 @@ import pytest
 from botocore.model import ServiceModel
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openecs.api.query_protocol import (
     FormDecoder,
@@ -420,3 +422,51 @@ def test_timestamps_and_blobs_travel_as_iso_8601_and_base64() -> None:
     )
     assert parsed["When"] == CREATED
     assert parsed["Data"] == b"\x00\xff"
+
+
+# --- property: no form makes the decoder fail with anything but a ValidationError -------
+
+_SEGMENTS = st.sampled_from(
+    [
+        "Names",
+        "member",
+        "entry",
+        "key",
+        "value",
+        "1",
+        "2",
+        "10",
+        "0",
+        "01",
+        "-1",
+        "Port",
+        "Targets",
+        "Id",
+        "Conditions",
+        "Values",
+        "Attributes",
+        "Key",
+        "Value",
+        "PageSize",
+        "",
+    ]
+)
+_FORMS = st.dictionaries(
+    st.lists(_SEGMENTS, min_size=1, max_size=6).map(".".join),
+    st.text(max_size=20) | st.sampled_from(["", "1", "-5", "true", "nan", "1e99", "99999999999"]),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    operation=st.sampled_from(sorted(ELBV2.operation_names)),
+    form=_FORMS,
+)
+def test_any_form_decodes_or_is_a_validation_error(operation: str, form: dict[str, str]) -> None:
+    shape = ELBV2.operation_model(operation).input_shape
+    try:
+        params = FormDecoder().decode(shape, form)
+        RequestValidator(ValidationError).validate(shape, params)
+    except ValidationError:
+        pass
