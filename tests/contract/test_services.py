@@ -850,6 +850,30 @@ def test_list_services_by_launch_type_and_scheduling_strategy(
     assert listed(schedulingStrategy="REPLICA", launchType="EC2") == sorted(ec2)
 
 
+def test_a_capacity_provider_strategy_replaces_the_launch_type(
+    ecs: Any, cluster: str, fargate_td: str, unique: Unique
+) -> None:
+    name = unique("web")
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=fargate_td,
+        launchType="FARGATE",
+        networkConfiguration=VPC,
+    )
+    strategy = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+
+    updated = ecs.update_service(cluster=cluster, service=name, capacityProviderStrategy=strategy)[
+        "service"
+    ]
+    listed = ecs.list_services(cluster=cluster, launchType="FARGATE")["serviceArns"]
+
+    assert "launchType" not in updated
+    assert updated["capacityProviderStrategy"] == strategy
+    assert updated["deployments"][0]["capacityProviderStrategy"] == strategy
+    assert service_arn(cluster, name) not in listed
+
+
 def test_list_services_of_an_unknown_cluster(ecs: Any, unique: Unique) -> None:
     assert error(ecs.list_services, cluster=unique("nope")) == (
         "ClusterNotFoundException",

@@ -4,6 +4,7 @@ service controller (the decision itself is controllers.service_reconcile)."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -133,11 +134,15 @@ def _snapshot(p: Mapping[str, Any], base: Deployment | None, td_arn: str) -> dic
             return p[key]
         return getattr(base, attr) if base is not None else None
 
+    strategy = pick("capacityProviderStrategy", "capacity_provider_strategy") or []
+    launch_type = pick("launchType", "launch_type")
+    if p.get("capacityProviderStrategy") and not p.get("launchType"):
+        # A strategy given now replaces the launch type the service had (one or the other).
+        launch_type = None
     return {
         "task_definition": td_arn,
-        "launch_type": pick("launchType", "launch_type"),
-        "capacity_provider_strategy": pick("capacityProviderStrategy", "capacity_provider_strategy")
-        or [],
+        "launch_type": launch_type,
+        "capacity_provider_strategy": strategy,
         "network_configuration": pick("networkConfiguration", "network_configuration"),
         "platform_version": pick("platformVersion", "platform_version"),
         "load_balancers": pick("loadBalancers", "load_balancers") or [],
@@ -415,11 +420,10 @@ def list_services(
                 break
             for name, arn, doc in rows:
                 cursor = name
-                if launch_type and f'"launch_type": "{launch_type}"' not in doc:
+                fields = json.loads(doc)
+                if launch_type and fields.get("launch_type") != launch_type:
                     continue
-                if scheduling_strategy and (
-                    f'"scheduling_strategy": "{scheduling_strategy}"' not in doc
-                ):
+                if scheduling_strategy and fields.get("scheduling_strategy") != scheduling_strategy:
                     continue
                 out.append((name, arn))
     token = encode_token(out[limit - 1][0]) if len(out) > limit else None
