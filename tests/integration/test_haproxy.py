@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,7 @@ from tests.support.lb_snapshots import (
     target_group,
     weighted,
 )
+from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -496,3 +498,91 @@ def test_the_controller_step_serves_the_snapshot_records_health_and_stops_haprox
     finally:
         controller.stop()
         store.close()
+
+
+def test_the_elbv2_api_drives_haproxy_through_the_server(
+    fresh_server: ServerProcess, backends: Callable[[str], Backend]
+) -> None:
+    app = backends("app")
+    elbv2 = fresh_server.start(timeout=120).client("elbv2")
+    group_arn = elbv2.create_target_group(
+        Name="app",
+        Protocol="HTTP",
+        Port=80,
+        VpcId="vpc-1",
+        TargetType="ip",
+        HealthCheckPath="/health",
+        HealthCheckIntervalSeconds=5,
+        HealthCheckTimeoutSeconds=2,
+        HealthyThresholdCount=2,
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=group_arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "0"}],
+    )
+    lb_arn = elbv2.create_load_balancer(Name="front", Subnets=["subnet-a", "subnet-b"])[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    port = free_port()
+    elbv2.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="HTTP",
+        Port=port,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
+    )
+    elbv2.register_targets(
+        TargetGroupArn=group_arn, Targets=[{"Id": "127.0.0.1", "Port": app.port}]
+    )
+
+    def health() -> list[dict[str, Any]]:
+        found = elbv2.describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
+        return [d["TargetHealth"] for d in found]
+
+    deadline = time.monotonic() + 60
+    while health() != [{"State": "healthy"}]:
+        assert time.monotonic() < deadline, health()
+        time.sleep(0.5)
+    assert get(port, "/hello")[:2] == (200, "app /hello")
+    config = (fresh_server.data_dir / "haproxy" / "haproxy.cfg").read_text()
+    assert f"bind 127.0.0.1:{port}" in config
+
+    elbv2.deregister_targets(
+        TargetGroupArn=group_arn, Targets=[{"Id": "127.0.0.1", "Port": app.port}]
+    )
+    deadline = time.monotonic() + 30
+    while get(port, "/gone")[0] != 503:
+        assert time.monotonic() < deadline, health()
+        time.sleep(0.5)
+    before = app.requests
+    assert [get(port, "/gone")[0] for _ in range(3)] == [503, 503, 503]
+    assert app.requests == before
+
+
+async def test_a_port_another_process_holds_is_left_out_and_the_rest_is_served(
+    harness: Harness, backends: Callable[[str], Backend]
+) -> None:
+    web_backend = backends("web")
+    web = group("web")
+    lb = load_balancer()
+    free, held = free_port(), socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    try:
+        taken = listener(lb, held.getsockname()[1], forward(web))
+        harness.snapshot = snapshot(
+            [lb],
+            [listener(lb, free, forward(web)), taken],
+            [web],
+            [],
+            [target(web, web_backend.port)],
+        )
+        await harness.all_healthy()
+        assert get(free, "/ok")[1] == "web /ok"
+        config = (harness.plane.settings.state_dir / "haproxy.cfg").read_text()
+        assert f"# listener {taken.arn} not bound: port in use by another process" in config
+    finally:
+        held.close()
+    # Once the port is free the listener is bound (one reload).
+    await harness.apply()
+    assert get(taken.port, "/now")[1] == "web /now"
+    assert harness.plane.process.reloads == 1

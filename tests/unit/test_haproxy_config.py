@@ -485,3 +485,13 @@ def test_stickiness_and_least_outstanding_requests(settings: ConfigSettings) -> 
 def test_quote_escapes_what_haproxy_would_interpret() -> None:
     for text in ["plain", "a b", '"', "'", "$HOME", "#", "\\", "\n\r\t", "\x00\x7f", "é€"]:
         assert unquote(quote(text)) == text
+
+
+def test_a_port_another_process_holds_is_named_but_not_bound(tmp_path: Path) -> None:
+    web = target_group("web")
+    lb = load_balancer()
+    kept, held = listener(lb, 8080, forward(web)), listener(lb, 9090, forward(web))
+    settings = ConfigSettings(state_dir=tmp_path, unavailable_ports=frozenset({9090}))
+    config = rendered(snapshot([lb], [kept, held], [web]), settings)
+    assert lines_with(config, "bind ") == ["bind 127.0.0.1:8080"]
+    assert f"# listener {held.arn} not bound: port in use by another process" in config

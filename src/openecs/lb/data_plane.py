@@ -25,6 +25,7 @@ A new target enters its slot DOWN (weight 0 while it leaves maintenance, then
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -292,6 +293,23 @@ class DataPlane:
         )
         self.api = self.process.api
         self._saved_state: list[tuple[str, ...]] | None = None
+        # Listener ports the running HAProxy holds.
+        self._serving: frozenset[int] = frozenset()
+
+    def _unavailable_ports(self, snapshot: LoadBalancingSnapshot) -> frozenset[int]:
+        """Listener ports some other process holds. HAProxy binds with SO_REUSEPORT, so
+        without this check it would share such a port (and its traffic) with that
+        process, or fail to start and take every other listener down with it."""
+        serving = self._serving if self.process.running() else frozenset()
+        taken = set()
+        for port in {x.port for x in snapshot.listeners if x.protocol == "HTTP"} - serving:
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((self.settings.bind_address, port))
+                except OSError:
+                    taken.add(port)
+        return frozenset(taken)
 
     async def apply(
         self,
@@ -304,15 +322,19 @@ class DataPlane:
 
         `services` (target group ARN → ECS services) only annotates the configuration.
         """
-        settings = self.settings
-        if services is not None:
-            settings = replace(settings, services=services)
+        settings = replace(
+            self.settings,
+            services=self.settings.services if services is None else services,
+            unavailable_ports=self._unavailable_ports(snapshot),
+        )
         layout = plan_layout(snapshot, settings)
         if not layout.bound and not layout.backends:
             # Nothing to serve: HAProxy runs only while some listener exists.
             self.process.stop()
+            self._serving = frozenset()
             return compute_target_health(snapshot, layout, SlotPlan(), {}, now)
         await self.process.ensure(render(snapshot, settings))
+        self._serving = frozenset(b.listener.port for b in layout.bound)
         servers, state_text = await self.api.servers()
         plan = plan_slots(layout, snapshot.targets, servers, now)
         if plan.commands:

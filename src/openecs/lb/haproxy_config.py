@@ -78,6 +78,10 @@ class ConfigSettings:
     socket_dir: Path | None = None
     bind_address: str = "127.0.0.1"
     min_slots: int = 64
+    # HAProxy's worker threads; None lets it use one per CPU.
+    threads: int | None = None
+    # Listener ports another process holds: not bound, so HAProxy still starts.
+    unavailable_ports: frozenset[int] = frozenset()
     # Target group ARN → the ECS services (e.g. "cluster/service") that register into it.
     services: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
@@ -203,6 +207,8 @@ def plan_layout(snapshot: LoadBalancingSnapshot, settings: ConfigSettings) -> Co
             unbound.append((listener, f"{listener.protocol} listeners are not served"))
         elif listener.port in ports:
             unbound.append((listener, f"port taken by listener {ports[listener.port].arn}"))
+        elif listener.port in settings.unavailable_ports:
+            unbound.append((listener, "port in use by another process"))
         else:
             ports[listener.port] = listener
             bound.append(BoundListener(listener, lb, frontend_name(lb, listener)))
@@ -471,6 +477,7 @@ def _global(settings: ConfigSettings) -> list[str]:
         f"    stats socket {quote(str(settings.admin_socket))} mode 600 expose-fd listeners"
         " level admin",
         "    stats timeout 30s",
+        *([f"    nbthread {settings.threads}"] if settings.threads else []),
         f"    server-state-file {quote(str(settings.server_state_file))}",
         "    # Old workers finish their requests after a reload, but not forever.",
         "    hard-stop-after 60s",
