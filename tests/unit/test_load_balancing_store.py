@@ -4,9 +4,10 @@ fake clock, cascades, and instance targets resolved from container instances."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,26 @@ def test_instance_targets_send_traffic_to_the_instances_host_address(backend: Ba
     )
     with pytest.raises(InvalidTargetException, match="i-0fedcba987654321f"):
         target_groups.register_targets(backend, SCOPE, tg.arn, [{"Id": "i-0fedcba987654321f"}])
+
+
+def test_changes_wake_the_load_balancer_controller_and_health_reports_do_not(
+    backend: Backend,
+) -> None:
+    async def woken_by(change: Callable[[], object]) -> bool:
+        with backend.controller_signals.listen("load-balancers") as event:
+            await asyncio.to_thread(change)
+            try:
+                await asyncio.wait_for(event.wait(), 0.5)
+            except TimeoutError:
+                return False
+            return True
+
+    tg = _tg(backend)
+    assert asyncio.run(woken_by(lambda: _lb(backend)))
+    assert asyncio.run(
+        woken_by(
+            lambda: target_groups.register_targets(backend, SCOPE, tg.arn, [{"Id": "10.0.0.1"}])
+        )
+    )
+    report = [(tg.arn, "10.0.0.1", 8080, "healthy", None, None)]
+    assert not asyncio.run(woken_by(lambda: load_balancing.record_target_health(backend, report)))

@@ -50,6 +50,7 @@ from openecs.usecases.load_balancing_lookups import (
     require_load_balancer,
     require_rule,
     tags_from_api,
+    write_and_wake,
 )
 
 __all__ = [
@@ -173,7 +174,7 @@ def create_listener(
         tag_rows.put_tags(conn, listener.arn, new_tags)
         return listener
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def describe_listeners(
@@ -248,7 +249,7 @@ def modify_listener(
         rows.save_listener(conn, listener)
         return listener
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def delete_listener(backend: Backend, scope: Scope, arn: str) -> None:
@@ -259,7 +260,7 @@ def delete_listener(backend: Backend, scope: Scope, arn: str) -> None:
         tag_rows.delete_all(conn, listener.arn)
         rows.delete_listener(conn, listener.arn)
 
-    backend.write(work)
+    write_and_wake(backend, work)
 
 
 # --- rules ---------------------------------------------------------------------------
@@ -311,7 +312,7 @@ def create_rule(
         tag_rows.put_tags(conn, rule.arn, new_tags)
         return rule
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def describe_rules(
@@ -378,7 +379,7 @@ def modify_rule(
         rows.save_listener(conn, listener)
         return rule
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def set_rule_priorities(
@@ -426,7 +427,7 @@ def set_rule_priorities(
             rows.save_listener(conn, listener)
         return sorted(changed, key=_rule_key)
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def delete_rule(backend: Backend, scope: Scope, arn: str) -> None:
@@ -439,4 +440,4 @@ def delete_rule(backend: Backend, scope: Scope, arn: str) -> None:
         rows.delete_rule(conn, rule.arn)
         rows.save_listener(conn, listener)
 
-    backend.write(work)
+    write_and_wake(backend, work)

@@ -43,6 +43,7 @@ from openecs.usecases.load_balancing_lookups import (
     decode_marker,
     encode_marker,
     tags_from_api,
+    write_and_wake,
 )
 
 __all__ = [
@@ -142,7 +143,7 @@ def create_load_balancer(
         tag_rows.put_tags(conn, lb.arn, new_tags)
         return lb
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def describe_load_balancers(
@@ -192,7 +193,7 @@ def delete_load_balancer(backend: Backend, scope: Scope, arn: str) -> None:
         tag_rows.delete_all(conn, arn)
         rows.delete_load_balancer(conn, arn)
 
-    backend.write(work)
+    write_and_wake(backend, work)
 
 
 # --- the data plane ------------------------------------------------------------------

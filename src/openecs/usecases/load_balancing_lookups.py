@@ -25,8 +25,10 @@ from openecs.domain.load_balancing_rules import parse_elb_arn
 from openecs.domain.scope import Scope
 from openecs.domain.tags import MAX_TAGS
 from openecs.store import load_balancing as rows
+from openecs.usecases.backend import Backend
 
 __all__ = [
+    "DATA_PLANE_KEY",
     "DEFAULT_PAGE_SIZE",
     "check_arn",
     "decode_marker",
@@ -37,9 +39,12 @@ __all__ = [
     "require_rule",
     "require_target_group",
     "tags_from_api",
+    "write_and_wake",
 ]
 
 DEFAULT_PAGE_SIZE = 400
+# What the load balancer controller listens to on `Backend.controller_signals`.
+DATA_PLANE_KEY = "load-balancers"
 
 _KIND_NAMES = {
     "loadbalancer": "load balancer",
@@ -127,3 +132,11 @@ def page(
     rest = [item for item in items if after is None or key(item) > after]
     shown = rest[:size]
     return shown, encode_marker(key(shown[-1])) if len(rest) > size else None
+
+
+def write_and_wake(backend: Backend, work: Callable[[Connection], T]) -> T:
+    """Run a write that changes what the data plane serves, then wake the load
+    balancer controller so HAProxy follows at once rather than on its next tick."""
+    result = backend.write(work)
+    backend.controller_signals.notify([DATA_PLANE_KEY])
+    return result

@@ -58,6 +58,7 @@ from openecs.usecases.load_balancing_lookups import (
     require_load_balancer,
     require_target_group,
     tags_from_api,
+    write_and_wake,
 )
 
 __all__ = [
@@ -196,7 +197,7 @@ def create_target_group(
         tag_rows.put_tags(conn, tg.arn, new_tags)
         return TargetGroupView(tg)
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def modify_target_group(
@@ -210,7 +211,7 @@ def modify_target_group(
         rows.save_target_group(conn, tg)
         return TargetGroupView(tg, rows.load_balancers_of(conn, [tg.arn])[tg.arn])
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def describe_target_groups(
@@ -268,7 +269,7 @@ def delete_target_group(backend: Backend, scope: Scope, arn: str) -> None:
         tag_rows.delete_all(conn, arn)
         rows.delete_target_group(conn, arn)
 
-    backend.write(work)
+    write_and_wake(backend, work)
 
 
 def _attribute_list(attributes: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -284,7 +285,7 @@ def modify_target_group_attributes(
         rows.save_target_group(conn, tg)
         return _attribute_list(tg.attributes)
 
-    return backend.write(work)
+    return write_and_wake(backend, work)
 
 
 def describe_target_group_attributes(
@@ -353,7 +354,7 @@ def register_targets(
             )
         rows.put_targets(conn, new)
 
-    backend.write(work)
+    write_and_wake(backend, work)
 
 
 def deregister_targets(
@@ -385,7 +386,7 @@ def deregister_targets(
             target.draining_until = now + delay
         rows.put_targets(conn, draining)
 
-    backend.write(work)
+    write_and_wake(backend, work)
 
 
 def describe_target_health(
