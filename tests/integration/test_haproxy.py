@@ -36,6 +36,7 @@ from openecs.domain.load_balancing import (
 )
 from openecs.lb.data_plane import DataPlane, HealthUpdate
 from openecs.lb.haproxy_config import ConfigSettings, backend_name
+from openecs.lb.haproxy_process import HAProxyError
 from openecs.platform.clock import SystemClock
 from openecs.usecases.backend import Backend as Store
 from tests.support.lb_snapshots import (
@@ -586,3 +587,27 @@ async def test_a_port_another_process_holds_is_left_out_and_the_rest_is_served(
     await harness.apply()
     assert get(taken.port, "/now")[1] == "web /now"
     assert harness.plane.process.reloads == 1
+
+
+async def test_a_configuration_haproxy_refuses_leaves_the_running_one_serving(
+    harness: Harness, backends: Callable[[str], Backend]
+) -> None:
+    web_backend = backends("web")
+    web = group("web")
+    lb = load_balancer()
+    port = free_port()
+    harness.snapshot = snapshot(
+        [lb], [listener(lb, port, forward(web))], [web], [], [target(web, web_backend.port)]
+    )
+    await harness.all_healthy()
+    process = harness.plane.process
+    good = process.config_path.read_text()
+    broken = good + "\nbackend broken\n    balance no-such-algorithm\n"
+
+    with pytest.raises(HAProxyError, match="refused the configuration"):
+        await process.ensure(broken)
+    # Reported once, then left alone: no retry on every pass.
+    assert await process.ensure(broken) == "unchanged"
+    assert process.config_path.read_text() == good
+    assert get(port, "/still")[1] == "web /still"
+    assert process.reloads == 0

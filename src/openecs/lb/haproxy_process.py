@@ -33,6 +33,8 @@ __all__ = ["HAProxyError", "HAProxyProcess", "write_atomically"]
 log = logging.getLogger("openecs.lb.haproxy")
 
 DEFAULT_BINARY = "/usr/sbin/haproxy"
+# Seconds before a configuration HAProxy refused, or failed to reload with, is tried again.
+RETRY_AFTER = 30.0
 
 
 class HAProxyError(RuntimeError):
@@ -60,6 +62,7 @@ class HAProxyProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._applied: list[str] | None = None
         self._refused: str | None = None
+        self._refused_at = 0.0
         self.worker_pid: int | None = None
         self.starts = 0
         self.reloads = 0
@@ -86,10 +89,15 @@ class HAProxyProcess:
     async def ensure(self, config: str) -> str:
         """Make HAProxy run `config`: "started", "reloaded" or "unchanged".
 
-        A configuration HAProxy refuses is reported once (HAProxyError) and then
-        ignored until it changes; the running one keeps serving meanwhile.
+        A configuration HAProxy refuses (or a reload that does not complete) is
+        reported once (HAProxyError) and then left alone until it changes or
+        `RETRY_AFTER` seconds passed; the running one keeps serving meanwhile.
         """
-        if config == self._refused and self.running():
+        if (
+            config == self._refused
+            and self.running()
+            and time.monotonic() - self._refused_at < RETRY_AFTER
+        ):
             return "unchanged"
         if not self.running():
             if self._process is not None:
@@ -106,9 +114,17 @@ class HAProxyProcess:
                 write_atomically(self.config_path, config)
             return "unchanged"
         self._write_and_check(config)
-        await self._reload()
+        try:
+            await self._reload()
+        except HAProxyError:
+            self._refuse(config)
+            raise
         self._applied = significant_lines(config)
         return "reloaded"
+
+    def _refuse(self, config: str) -> None:
+        self._refused = config
+        self._refused_at = time.monotonic()
 
     def _write_and_check(self, config: str) -> None:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +140,7 @@ class HAProxyProcess:
             check=False,
         )
         if checked.returncode != 0:
-            self._refused = config
+            self._refuse(config)
             raise HAProxyError(f"HAProxy refused the configuration: {checked.stderr.strip()}")
         self._refused = None
         os.replace(candidate, self.config_path)
