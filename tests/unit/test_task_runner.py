@@ -714,6 +714,22 @@ async def test_a_container_removed_while_the_agent_was_away_stops_its_task_with_
     assert harness.runtime.creates.count(docker_name("web")) == 1
 
 
+async def test_a_running_task_whose_containers_all_vanished_stops_and_creates_nothing(
+    harness: Harness,
+) -> None:
+    desired = task(container("web"))
+    await running(harness, desired)
+    await harness.kill_agent()
+    await harness.runtime.remove(docker_name("web"), force=True)
+    harness.runtime.creates.clear()
+    harness.reports.clear()
+    # Nothing left to adopt, but the control plane knows the task ran.
+    harness.start({**desired, "lastStatus": "RUNNING"}, adopted={})
+    await harness.until_status("STOPPED")
+    assert harness.runtime.creates == []
+    assert "removed while the agent was not running" in harness.last["stoppedReason"]
+
+
 async def test_adopted_containers_of_a_task_wanted_stopped_are_stopped(
     harness: Harness,
 ) -> None:

@@ -238,10 +238,12 @@ class TaskRunner:
 
     async def run(self) -> None:
         try:
-            if self.adopted:
-                await self._adopt()
-            elif not self._stop.is_set():
+            if self.server_status in _NOT_YET_RUNNING and not self._stop.is_set():
+                # New, or never seen running by the control plane: (finish) starting it.
+                # Containers that exist are found by name and reused, so nothing runs twice.
                 await self._start()
+            elif self.adopted or self.server_status not in _NOT_YET_RUNNING:
+                await self._adopt()
             if not self._stop.is_set():
                 await self._supervise()
         except TaskFailedToStart as failure:
@@ -441,12 +443,8 @@ class TaskRunner:
             ]
 
     async def _adopt(self) -> None:
-        """Take back containers that ran on while the agent was away."""
-        if self.server_status in _NOT_YET_RUNNING and not self._stop.is_set():
-            # The control plane never saw it run: finish starting it. Containers that
-            # exist are found by name and reused, so nothing runs twice.
-            await self._start()
-            return
+        """Take back containers that ran on while the agent was away; those missing
+        were removed meanwhile and end the task if essential."""
         pause = self.adopted.get(PAUSE_CONTAINER_NAME)
         if pause and self.ctx.network_mode == "awsvpc":
             with contextlib.suppress(NotFound):
@@ -520,6 +518,8 @@ class TaskRunner:
                 state = await self.runtime.inspect(track.runtime_id)
                 if state.exit_code is not None:
                     track.exit_code = state.exit_code
+                if state.oom_killed:
+                    track.reason = _OOM_REASON
         track.status = "STOPPED"
 
     async def _release_cgroup(self) -> None:
