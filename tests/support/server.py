@@ -1,7 +1,9 @@
-"""Start and stop real `openecs server` processes for contract and integration tests."""
+"""Start and stop real `openecs server` (or `openecs up`) and `openecs agent`
+processes for contract and integration tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -35,6 +37,8 @@ class ServerProcess:
     database_url: str = ""
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    # `up` runs the server with its embedded FARGATE agent on the local Docker engine.
+    command: str = "server"
 
     @property
     def endpoint(self) -> str:
@@ -62,7 +66,7 @@ class ServerProcess:
             sys.executable,
             "-m",
             "openecs.cli.main",
-            "server",
+            self.command,
             "--port",
             str(self.port),
             "--data-dir",
@@ -123,3 +127,82 @@ class ServerProcess:
             aws_secret_access_key=SECRET_KEY,
             config=Config(retries={"max_attempts": 1}, **config),
         )
+
+
+@dataclass
+class AgentProcess:
+    """A real `openecs agent` with its own data dir (its identity: keep the dir to
+    restart it as the same container instance)."""
+
+    endpoint: str
+    data_dir: Path
+    cluster: str
+    capacity: str = "ec2"
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AgentProcess:
+        """Start the process; it registers on its own (wait for it through the API)."""
+        env = dict(os.environ)
+        env.update(
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION=REGION,
+        )
+        args = [
+            sys.executable,
+            "-m",
+            "openecs.cli.main",
+            "agent",
+            "--endpoint",
+            self.endpoint,
+            "--cluster",
+            self.cluster,
+            "--capacity",
+            self.capacity,
+            "--data-dir",
+            str(self.data_dir),
+            "--log-level",
+            "INFO",
+            *self.extra_args,
+        ]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "agent.log", "ab")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The agent's agent.json: `instance_id`, `agent_id`, `container_instance_arn`."""
+        path = self.data_dir / "agent.json"
+        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        return data
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.data_dir / "agent.log"
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill9(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # in case a test froze it
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
