@@ -318,6 +318,7 @@ def test_a_revision_that_exits_at_once_trips_the_breaker_and_rolls_back(stack: S
         serviceDeploymentArns=[history["serviceDeployments"][1]["serviceDeploymentArn"]]
     )["serviceDeployments"]
     assert failed["deploymentCircuitBreaker"]["failureCount"] >= 3
+    assert failed["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     stack.delete(name)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from openecs.domain.arns import parse_arn
 from openecs.domain.errors import InvalidParameterException
 from openecs.domain.scope import Scope
-from openecs.domain.service import Deployment, Service, failure_threshold
+from openecs.domain.service import Deployment, RolloutState, Service, failure_threshold
 from openecs.store import services as service_rows
 from openecs.usecases.backend import Backend
 from openecs.usecases.clusters import require_active_cluster
@@ -66,7 +66,7 @@ def _full(service: Service, d: Deployment) -> dict[str, Any]:
         },
         deploymentConfiguration=d.deployment_configuration or service.deployment_configuration,
         deploymentCircuitBreaker={
-            "status": "MONITORING" if breaker.get("enable") else "DISABLED",
+            "status": _breaker_status(breaker, d),
             "failureCount": d.failed_tasks,
             "threshold": _threshold(service),
         },
@@ -78,6 +78,16 @@ def _full(service: Service, d: Deployment) -> dict[str, Any]:
             "serviceRevisionArn": revision_arn(service, d.revision_id),
         }
     return out
+
+
+def _breaker_status(breaker: dict[str, Any], d: Deployment) -> str:
+    if not breaker.get("enable"):
+        return "DISABLED"
+    if d.rollout_state == RolloutState.FAILED:
+        return "TRIGGERED"
+    if d.rollout_state == RolloutState.COMPLETED or d.finished_at is not None:
+        return "MONITORING_COMPLETE"
+    return "MONITORING"
 
 
 def _threshold(service: Service) -> int:
