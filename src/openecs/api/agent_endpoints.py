@@ -63,7 +63,13 @@ def _present_task(task: Task, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def agent_routes(backend: Backend, authenticator: Authenticator) -> list[Route]:
+def agent_routes(
+    backend: Backend, authenticator: Authenticator, *, agent_timeout: float = 45.0
+) -> list[Route]:
+    # Each poll is a heartbeat: hold none longer than a third of the liveness
+    # timeout, so a live agent is never taken for a lost one mid-poll.
+    max_wait = max(min(_MAX_WAIT, agent_timeout / 3), 0.5)
+
     async def authenticated(request: Request) -> tuple[Scope, dict[str, Any]]:
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -111,7 +117,7 @@ def agent_routes(backend: Backend, authenticator: Authenticator) -> list[Route]:
             scope, p = await authenticated(request)
             instance_id = str(p.get("instanceId", ""))
             known = p.get("digest")
-            wait = min(float(p.get("wait", _MAX_WAIT)), _MAX_WAIT)
+            wait = min(float(p.get("wait", max_wait)), max_wait)
             await run_in_threadpool(
                 container_instances.record_heartbeat, backend, scope, instance_id
             )
@@ -188,7 +194,7 @@ def agent_routes(backend: Backend, authenticator: Authenticator) -> list[Route]:
             scope, p = await authenticated(request)
             ids = [str(i) for i in p.get("instanceIds") or []]
             known = p.get("digest")
-            wait = min(float(p.get("wait", _MAX_WAIT)), _MAX_WAIT)
+            wait = min(float(p.get("wait", max_wait)), max_wait)
             await run_in_threadpool(container_instances.record_heartbeats, backend, ids)
             deadline = time.monotonic() + wait
             while True:

@@ -124,7 +124,8 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             await loop.stop()
             await asyncio.to_thread(load_balancer.stop)
 
-    return create_app(gateway, agent_routes(backend, auth), lifespan), backend
+    routes = agent_routes(backend, auth, agent_timeout=config.agent_timeout_seconds)
+    return create_app(gateway, routes, lifespan), backend
 
 
 def run_server(config: ServerConfig) -> int:
