@@ -7,6 +7,7 @@ import sys
 
 from openecs.cli.agent import add_agent_arguments, run_agent
 from openecs.cli.fleet import add_fleet_arguments, run_fleet
+from openecs.cli.plan import add_plan_arguments, run_plan
 from openecs.cli.server import add_server_arguments, config_from_args, run_server
 from openecs.cli.up import run_up
 
@@ -36,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         "fleet", help="simulate N container instances whose tasks run without Docker"
     )
     add_fleet_arguments(fleet)
+    plan = commands.add_parser(
+        "plan", help="dry-run placement: where tasks would go and why not elsewhere"
+    )
+    add_plan_arguments(plan)
     return parser
 
 
@@ -49,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_agent(args)
     if args.command == "fleet":
         return run_fleet(args)
+    if args.command == "plan":
+        return run_plan(args)
     raise AssertionError(args.command)
 
 

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from openecs.api.agent_endpoints import agent_routes
 from openecs.api.app import ApiGateway, create_app
 from openecs.api.auth import Authenticator
+from openecs.api.plan_endpoints import plan_routes
 from openecs.api.registry import build_services
 from openecs.cli.credentials import load_or_create_credentials
 from openecs.controllers.housekeeping import housekeeping_steps
@@ -124,7 +125,11 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             await loop.stop()
             await asyncio.to_thread(load_balancer.stop)
 
-    routes = agent_routes(backend, auth, agent_timeout=config.agent_timeout_seconds)
+    ecs = next(s for s in gateway.by_prefix.values() if s.signing_name == "ecs")
+    routes = [
+        *agent_routes(backend, auth, agent_timeout=config.agent_timeout_seconds),
+        *plan_routes(backend, auth, ecs),
+    ]
     return create_app(gateway, routes, lifespan), backend
 
 

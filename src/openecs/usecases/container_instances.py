@@ -21,6 +21,7 @@ from openecs.domain.scope import Scope
 from openecs.domain.tags import tags_from_api
 from openecs.domain.task import StopCode, TaskStatus
 from openecs.platform.ids import new_task_id
+from openecs.scheduler.query_language import compile_filter
 from openecs.store import container_instances as instance_rows
 from openecs.store import tags as tag_rows
 from openecs.store import tasks as task_rows
@@ -211,19 +212,25 @@ def list_container_instances(
     status: str | None,
     next_token: str | None,
     max_results: int | None,
-    accept: Any = None,
+    filter_expression: str | None = None,
 ) -> tuple[list[str], str | None]:
-    """ARNs of a cluster's instances; `accept(instance) -> bool` narrows them (the `filter`)."""
+    """ARNs of a cluster's instances, narrowed by a cluster query language `filter`."""
     limit = page_limit(max_results)
     after = decode_token(next_token)
+    accept = compile_filter(filter_expression) if filter_expression else None
     with backend.reading() as conn:
         cluster = require_active_cluster(conn, scope, cluster_ref)
         statuses = [status] if status else None
         instances = instance_rows.list_instances(conn, scope, cluster.name, statuses=statuses)
+        groups = (
+            task_rows.group_counts_by_instance(conn, [i.instance_id for i in instances])
+            if accept is not None
+            else {}
+        )
     if status is None:
         instances = [i for i in instances if i.status != InstanceStatus.INACTIVE]
     if accept is not None:
-        instances = [i for i in instances if accept(i)]
+        instances = [i for i in instances if accept(i, groups.get(i.instance_id, {}))]
     if after is not None:
         instances = [i for i in instances if i.instance_id > after]
     page = instances[:limit]

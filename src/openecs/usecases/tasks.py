@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from openecs.domain.arns import cluster_arn, parse_arn, task_arn
+from openecs.domain.cluster import Cluster
 from openecs.domain.container_instance import FARGATE_POOL, CapacityKind, ContainerInstance
 from openecs.domain.errors import (
     ClientException,
@@ -28,7 +29,11 @@ from openecs.domain.task import ContainerRun, StopCode, Task, TaskStatus
 from openecs.domain.task_definition import TaskDefinition
 from openecs.domain.task_lifecycle import request_stop
 from openecs.platform.ids import new_task_id, new_uuid
-from openecs.scheduler.placement import place_tasks
+from openecs.scheduler.capacity_providers import split_by_capacity_provider
+from openecs.scheduler.constraints import parse_constraints
+from openecs.scheduler.filters import reject_reason
+from openecs.scheduler.placement import Plan, place_tasks
+from openecs.scheduler.strategies import FARGATE_STRATEGY, parse_strategy
 from openecs.scheduler.view import ClusterView, InstanceView, PlacementRequest
 from openecs.store import container_instances as instance_rows
 from openecs.store import tags as tag_rows
@@ -95,8 +100,8 @@ def task_id_from(ref: str) -> str:
 
 def _launch_type(
     req: LaunchRequest, cluster_strategy: list[dict[str, Any]]
-) -> tuple[str, str | None]:
-    """(launch type, capacity provider) of the tasks a request starts."""
+) -> tuple[str, list[dict[str, Any]] | None]:
+    """(launch type, capacity provider strategy) of the tasks a request starts."""
     if req.launch_type and req.capacity_provider_strategy:
         raise InvalidParameterException(
             "Specifying both a launch type and capacity provider strategy is not supported. "
@@ -106,14 +111,13 @@ def _launch_type(
     if strategy is None and not req.launch_type:
         strategy = cluster_strategy or None
     if strategy:
-        names = [s.get("capacityProvider") for s in strategy]
-        for name in names:
+        for item in strategy:
+            name = item.get("capacityProvider")
             if name not in ("FARGATE", "FARGATE_SPOT"):
                 raise InvalidParameterException(
                     f"The specified capacity provider {name} was not found."
                 )
-        best = max(strategy, key=lambda s: (s.get("base", 0), s.get("weight", 0)))
-        return "FARGATE", str(best.get("capacityProvider"))
+        return "FARGATE", list(strategy)
     return req.launch_type or "EC2", None
 
 
@@ -266,34 +270,45 @@ class Launched:
     instances: list[str]
 
 
-def launch_in_transaction(
+@dataclass(slots=True)
+class PlacementDecision:
+    """Where a request's tasks would go, decided on a snapshot read in the caller's
+    transaction: what RunTask applies and what a dry run shows."""
+
+    cluster: Cluster
+    task_definition: TaskDefinition
+    launch_type: str
+    providers: list[str | None]
+    reservation: Reservation
+    view: ClusterView
+    plan: Plan
+    failures: list[dict[str, str]]
+
+
+def decide_placement(
     conn: Connection,
     backend: Backend,
     scope: Scope,
     req: LaunchRequest,
     *,
     chosen: list[str] | None = None,
-    extra_tags: dict[str, str] | None = None,
-) -> Launched:
-    """Resolve, place and create tasks inside the caller's write transaction.
-
-    RunTask and StartTask use it on their own; the service controller uses it
-    for the tasks of a deployment (group `service:NAME`, startedBy the deployment).
-    """
+    running_per_provider: dict[str, int] | None = None,
+) -> PlacementDecision:
+    """Resolve a RunTask/StartTask/service request and place it (nothing is written)."""
     cluster = require_active_cluster(conn, scope, req.cluster)
-    if req.client_token:
-        earlier = task_rows.by_client_token(conn, scope, cluster.name, req.client_token)
-        if earlier:
-            tags = tag_rows.get_tags(conn, earlier[0].arn)
-            return Launched(earlier, [], tags, [])
     td = resolve_task_definition(conn, scope, req.task_definition)
     if chosen is not None:
-        launch_type, provider = "EC2", None
+        launch_type, cp_strategy = "EC2", None
     else:
-        launch_type, provider = _launch_type(req, cluster.default_capacity_provider_strategy)
+        launch_type, cp_strategy = _launch_type(req, cluster.default_capacity_provider_strategy)
     _check_compatibility(td, launch_type, req)
-    reservation = reservation_for(td.body, req.overrides)
     fargate = launch_type == "FARGATE"
+    is_service = (req.group or "").startswith("service:")
+    strategy = parse_strategy(req.placement_strategy)
+    constraints = parse_constraints(
+        req.placement_constraints, task_definition=td.body.get("placementConstraints") or []
+    )
+    reservation = reservation_for(td.body, req.overrides)
     view = _capacity_view(conn, scope, cluster.name, fargate=fargate)
     failures: list[dict[str, str]] = []
     if chosen is not None:
@@ -303,42 +318,102 @@ def launch_in_transaction(
             if iid not in known:
                 failures.append({"arn": ref, "reason": "MISSING"})
         view = ClusterView([v for v in view.instances if v.instance.instance_id in wanted])
+    elif not view.instances and not fargate and not is_service:
+        raise InvalidParameterException("No Container Instances were found in your cluster.")
     request = PlacementRequest(
         count=req.count if chosen is None else len(view.instances),
         reservation=reservation,
         group=req.group or f"family:{td.family}",
         launch_type=launch_type,
-        strategy=(("spread", "instanceId"),) if fargate else (("random", None),),
+        required_attributes=tuple(
+            str(a["name"]) for a in td.body.get("requiresAttributes") or () if a.get("name")
+        ),
+        strategy=FARGATE_STRATEGY if fargate else strategy,
+        constraints=() if fargate else constraints,
         seed=int(backend.clock.now() * 1000),
+        is_service=is_service,
     )
     if chosen is not None:
-        placements, plan_failures = _start_on_each(view, request)
+        plan = Plan()
+        for inst in view.instances:
+            reason = reject_reason(inst, request)
+            if reason is None:
+                inst.take(request.reservation, request.group)
+                plan.placements.append(inst.instance.instance_id)
+            else:
+                plan.rejections[inst.instance.instance_id] = reason
+                plan.failures.append((reason, f"container instance {inst.instance.arn}"))
     else:
         plan = place_tasks(view, request)
-        placements, plan_failures = plan.placements, plan.failures
     by_id = {v.instance.instance_id: v.instance for v in view.instances}
-    for reason, detail in plan_failures:
-        failures.append({"arn": cluster.arn, "reason": reason, "detail": detail})
+    if fargate and not view.instances:
+        plan.failures = [
+            (
+                "Capacity is unavailable at this time. Please try again later or in a different "
+                "availability zone",
+                "No FARGATE capacity is connected: run `openecs up`, or `openecs agent "
+                "--capacity fargate`.",
+            )
+        ] * len(plan.failures)
+    for reason, detail in plan.failures:
+        # ECS names the container instance that came closest; the cluster when none did.
+        rejected = [iid for iid, r in plan.rejections.items() if r == reason]
+        arn = by_id[rejected[0]].arn if rejected and not fargate else cluster.arn
+        failures.append({"arn": arn, "reason": reason, "detail": detail})
+    providers: list[str | None] = [None] * len(plan.placements)
+    if cp_strategy:
+        providers = list(
+            split_by_capacity_provider(cp_strategy, len(plan.placements), running_per_provider)
+        )
+    return PlacementDecision(cluster, td, launch_type, providers, reservation, view, plan, failures)
+
+
+def launch_in_transaction(
+    conn: Connection,
+    backend: Backend,
+    scope: Scope,
+    req: LaunchRequest,
+    *,
+    chosen: list[str] | None = None,
+    extra_tags: dict[str, str] | None = None,
+    running_per_provider: dict[str, int] | None = None,
+) -> Launched:
+    """Resolve, place and create tasks inside the caller's write transaction.
+
+    RunTask and StartTask use it on their own; the service controller uses it
+    for the tasks of a deployment (group `service:NAME`, startedBy the deployment).
+    """
+    if req.client_token:
+        cluster = require_active_cluster(conn, scope, req.cluster)
+        earlier = task_rows.by_client_token(conn, scope, cluster.name, req.client_token)
+        if earlier:
+            tags = tag_rows.get_tags(conn, earlier[0].arn)
+            return Launched(earlier, [], tags, [])
+    decision = decide_placement(
+        conn, backend, scope, req, chosen=chosen, running_per_provider=running_per_provider
+    )
+    td = decision.task_definition
+    by_id = {v.instance.instance_id: v.instance for v in decision.view.instances}
     now = backend.clock.now()
     new = [
         _new_task(
             scope,
-            cluster.name,
+            decision.cluster.name,
             td,
             req,
-            launch_type=launch_type,
+            launch_type=decision.launch_type,
             capacity_provider=provider,
             instance=by_id[iid],
-            reservation=reservation,
+            reservation=decision.reservation,
             now=now,
         )
-        for iid in placements
+        for iid, provider in zip(decision.plan.placements, decision.providers, strict=True)
     ]
     task_rows.insert_tasks(conn, new, req.client_token)
     tags = {**(extra_tags or {}), **_tags_for(req, tag_rows.get_tags(conn, td.arn))}
     for task in new:
         tag_rows.put_tags(conn, task.arn, tags)
-    return Launched(new, failures, tags, sorted(set(placements)))
+    return Launched(new, decision.failures, tags, sorted(set(decision.plan.placements)))
 
 
 def _launch(
@@ -355,24 +430,6 @@ def _launch(
     launched = backend.write(work)
     backend.instance_signals.notify(launched.instances)
     return [TaskDescription(t, launched.tags) for t in launched.tasks], launched.failures
-
-
-def _start_on_each(
-    view: ClusterView, request: PlacementRequest
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """StartTask: one task on each named instance that can hold it."""
-    from openecs.scheduler.filters import reject_reason
-
-    placements: list[str] = []
-    failures: list[tuple[str, str]] = []
-    for inst in view.instances:
-        reason = reject_reason(inst, request)
-        if reason is None:
-            inst.take(request.reservation, request.group)
-            placements.append(inst.instance.instance_id)
-        else:
-            failures.append((reason, f"container instance {inst.instance.arn}"))
-    return placements, failures
 
 
 def run_task(

@@ -82,6 +82,7 @@ def list_container_instances(ctx: RequestContext, p: dict[str, Any]) -> dict[str
         status=p.get("status"),
         next_token=p.get("nextToken"),
         max_results=p.get("maxResults"),
+        filter_expression=p.get("filter"),
     )
     return {"containerInstanceArns": arns, "nextToken": token}
 

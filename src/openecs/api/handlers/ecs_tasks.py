@@ -10,7 +10,7 @@ from openecs.domain.task import ContainerRun, Task
 from openecs.usecases import task_protection, tasks
 from openecs.usecases.tasks import LaunchRequest, TaskDescription
 
-__all__ = ["OPERATIONS", "present_task"]
+__all__ = ["OPERATIONS", "launch_request_from", "present_task"]
 
 
 def _container(task: Task, c: ContainerRun) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def present_task(view: TaskDescription, with_tags: bool = True) -> dict[str, Any
     }
 
 
-def _launch_request(p: dict[str, Any]) -> LaunchRequest:
+def launch_request_from(p: dict[str, Any]) -> LaunchRequest:
     return LaunchRequest(
         task_definition=p["taskDefinition"],
         cluster=p.get("cluster"),
@@ -97,12 +97,12 @@ def _launch_request(p: dict[str, Any]) -> LaunchRequest:
 
 
 def run_task(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    started, failures = tasks.run_task(ctx.backend, ctx.scope, _launch_request(p))
+    started, failures = tasks.run_task(ctx.backend, ctx.scope, launch_request_from(p))
     return {"tasks": [present_task(v) for v in started], "failures": failures}
 
 
 def start_task(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    started, failures = tasks.start_task(ctx.backend, ctx.scope, _launch_request(p))
+    started, failures = tasks.start_task(ctx.backend, ctx.scope, launch_request_from(p))
     return {"tasks": [present_task(v) for v in started], "failures": failures}
 
 
