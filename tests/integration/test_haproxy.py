@@ -580,7 +580,8 @@ async def test_a_port_another_process_holds_is_left_out_and_the_rest_is_served(
         await harness.all_healthy()
         assert get(free, "/ok")[1] == "web /ok"
         config = (harness.plane.settings.state_dir / "haproxy.cfg").read_text()
-        assert f"# listener {taken.arn} not bound: port in use by another process" in config
+        why = f"cannot bind 127.0.0.1:{taken.port}: Address already in use"
+        assert f"# listener {taken.arn} not bound: {why}" in config
     finally:
         held.close()
     # Once the port is free the listener is bound (one reload).

@@ -152,7 +152,7 @@ def test_https_listeners_and_taken_ports_are_named_but_not_bound(settings: Confi
     clash = listener(second, 8080, forward(web))
     tls = listener(first, 8443, forward(web), protocol="HTTPS")
     config = rendered(snapshot([first, second], [kept, clash, tls], [web]), settings)
-    assert lines_with(config, "bind ") == ["bind 127.0.0.1:8080"]
+    assert lines_with(config, "    bind ") == ["bind 127.0.0.1:8080"]
     assert f"# listener {clash.arn} not bound: port taken by listener {kept.arn}" in config
     assert f"# listener {tls.arn} not bound: HTTPS listeners are not served" in config
 
@@ -491,7 +491,8 @@ def test_a_port_another_process_holds_is_named_but_not_bound(tmp_path: Path) -> 
     web = target_group("web")
     lb = load_balancer()
     kept, held = listener(lb, 8080, forward(web)), listener(lb, 9090, forward(web))
-    settings = ConfigSettings(state_dir=tmp_path, unavailable_ports=frozenset({9090}))
+    settings = ConfigSettings(state_dir=tmp_path, unavailable_ports={9090: "Address in use"})
     config = rendered(snapshot([lb], [kept, held], [web]), settings)
-    assert lines_with(config, "bind ") == ["bind 127.0.0.1:8080"]
-    assert f"# listener {held.arn} not bound: port in use by another process" in config
+    assert lines_with(config, "    bind ") == ["bind 127.0.0.1:8080"]
+    why = "cannot bind 127.0.0.1:9090: Address in use"
+    assert f"# listener {held.arn} not bound: {why}" in config

@@ -296,20 +296,20 @@ class DataPlane:
         # Listener ports the running HAProxy holds.
         self._serving: frozenset[int] = frozenset()
 
-    def _unavailable_ports(self, snapshot: LoadBalancingSnapshot) -> frozenset[int]:
-        """Listener ports some other process holds. HAProxy binds with SO_REUSEPORT, so
-        without this check it would share such a port (and its traffic) with that
-        process, or fail to start and take every other listener down with it."""
+    def _unavailable_ports(self, snapshot: LoadBalancingSnapshot) -> dict[int, str]:
+        """Listener ports this process cannot bind, with why. HAProxy binds with
+        SO_REUSEPORT, so without this check it would share a port another process
+        holds (and its traffic), or fail to start and take every listener down."""
         serving = self._serving if self.process.running() else frozenset()
-        taken = set()
+        unavailable = {}
         for port in {x.port for x in snapshot.listeners if x.protocol == "HTTP"} - serving:
             with socket.socket() as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     probe.bind((self.settings.bind_address, port))
-                except OSError:
-                    taken.add(port)
-        return frozenset(taken)
+                except OSError as exc:
+                    unavailable[port] = exc.strerror or str(exc)
+        return unavailable
 
     async def apply(
         self,

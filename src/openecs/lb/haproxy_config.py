@@ -80,8 +80,9 @@ class ConfigSettings:
     min_slots: int = 64
     # HAProxy's worker threads; None lets it use one per CPU.
     threads: int | None = None
-    # Listener ports another process holds: not bound, so HAProxy still starts.
-    unavailable_ports: frozenset[int] = frozenset()
+    # Listener ports HAProxy could not bind (another process holds them, or no
+    # permission), with why: left out, so HAProxy still starts for the others.
+    unavailable_ports: Mapping[int, str] = field(default_factory=dict)
     # Target group ARN → the ECS services (e.g. "cluster/service") that register into it.
     services: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
@@ -208,7 +209,10 @@ def plan_layout(snapshot: LoadBalancingSnapshot, settings: ConfigSettings) -> Co
         elif listener.port in ports:
             unbound.append((listener, f"port taken by listener {ports[listener.port].arn}"))
         elif listener.port in settings.unavailable_ports:
-            unbound.append((listener, "port in use by another process"))
+            why = settings.unavailable_ports[listener.port]
+            unbound.append(
+                (listener, f"cannot bind {settings.bind_address}:{listener.port}: {why}")
+            )
         else:
             ports[listener.port] = listener
             bound.append(BoundListener(listener, lb, frontend_name(lb, listener)))
