@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import time
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -580,8 +581,17 @@ def test_exit_codes_and_essential_containers(stack: Stack) -> None:
     stack.stop([kept])
 
 
-def _started(container: dict[str, Any]) -> str:
-    return str(container["State"]["StartedAt"])
+def docker_time(text: str) -> datetime:
+    """Docker's RFC 3339 times: nanoseconds (trailing zeros dropped), `Z` or an offset."""
+    match = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    assert match is not None, text
+    whole, fraction, zone = match.groups()
+    micros = (fraction or "0")[:6].ljust(6, "0")
+    return datetime.fromisoformat(f"{whole}.{micros}{'+00:00' if zone == 'Z' else zone}")
+
+
+def _started(container: dict[str, Any]) -> datetime:
+    return docker_time(container["State"]["StartedAt"])
 
 
 def test_depends_on_orders_the_start_and_a_failed_success_condition_stops_the_task(
@@ -613,8 +623,7 @@ def test_depends_on_orders_the_start_and_a_failed_success_condition_stops_the_ta
     [task] = stack.wait("tasks_running", [good])
     docker_of = {name: inspect(c["runtimeId"]) for name, c in by_name(task).items()}
     assert docker_of["init"]["State"]["ExitCode"] == 0
-    # RFC 3339 times of one engine compare as strings.
-    assert str(docker_of["init"]["State"]["FinishedAt"]) <= _started(docker_of["app"])
+    assert docker_time(docker_of["init"]["State"]["FinishedAt"]) <= _started(docker_of["app"])
     assert _started(docker_of["app"]) <= _started(docker_of["sidecar"])
 
     [failed] = stack.wait("tasks_stopped", [bad])
@@ -662,7 +671,7 @@ def test_health_checks_give_container_and_task_health(stack: Stack) -> None:
     assert by_name(task)["web"]["healthStatus"] == "HEALTHY"
     assert by_name(task)["app"]["lastStatus"] == "RUNNING"
     web = inspect(by_name(task)["web"]["runtimeId"])
-    first_check_done = web["State"]["Health"]["Log"][0]["End"]
+    first_check_done = docker_time(web["State"]["Health"]["Log"][0]["End"])
     assert first_check_done <= _started(inspect(by_name(task)["app"]["runtimeId"]))
 
     ill = stack.until_task(sick, lambda t: t["healthStatus"] == "UNHEALTHY", "an unhealthy task")
