@@ -20,7 +20,8 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One real server (SQLite) shared by the contract tests of a worker."""
-    proc = ServerProcess(tmp_path_factory.mktemp("server")).start()
+    # Generous: a 2-core machine under a full parallel test run starts servers slowly.
+    proc = ServerProcess(tmp_path_factory.mktemp("server")).start(timeout=180)
     yield proc
     proc.stop()
 

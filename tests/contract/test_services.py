@@ -511,11 +511,6 @@ def test_service_tasks_get_managed_and_propagated_tags(
     assert tags == {k: v.format(name=name, cluster=cluster) for k, v in expected.items()}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usecases/tasks.py launch_in_transaction refuses INACTIVE task definitions "
-    "even for a service's tasks; ECS lets existing services keep scaling with them",
-)
 def test_a_service_still_scales_after_its_task_definition_is_deregistered(
     ecs: Any, cluster: str, td: str, instance: str, unique: Unique
 ) -> None:

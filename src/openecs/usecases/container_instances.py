@@ -172,7 +172,10 @@ def register_container_instance(
         tag_rows.put_tags(conn, inst.arn, new_tags)
         return _describe(conn, inst, with_tags=True)
 
-    return backend.write(work)
+    result = backend.write(work)
+    # Capacity changed: services (DAEMON, draining) react at once.
+    backend.controller_signals.notify(["services"])
+    return result
 
 
 def describe_container_instances(
@@ -274,7 +277,10 @@ def update_container_instances_state(
             found.append(_describe(conn, inst, with_tags=False))
         return found, failures
 
-    return backend.write(work)
+    result = backend.write(work)
+    # Capacity changed: services (DAEMON, draining) react at once.
+    backend.controller_signals.notify(["services"])
+    return result
 
 
 def deregister_container_instance(
@@ -307,7 +313,10 @@ def deregister_container_instance(
         instance_rows.save(conn, inst)
         return description
 
-    return backend.write(work)
+    result = backend.write(work)
+    # Capacity changed: services (DAEMON, draining) react at once.
+    backend.controller_signals.notify(["services"])
+    return result
 
 
 def record_heartbeat(backend: Backend, scope: Scope, instance_id: str) -> ContainerInstance:
@@ -345,7 +354,10 @@ def mark_silent_agents_disconnected(backend: Backend, timeout_seconds: float) ->
                 instance_rows.save(conn, inst)
         return lost
 
-    return backend.write(work)
+    lost = backend.write(work)
+    if lost:
+        backend.controller_signals.notify(["services"])
+    return lost
 
 
 def register_many(
@@ -389,7 +401,10 @@ def register_many(
             out.append(inst)
         return out
 
-    return backend.write(work)
+    result = backend.write(work)
+    # Capacity changed: services (DAEMON, draining) react at once.
+    backend.controller_signals.notify(["services"])
+    return result
 
 
 def record_heartbeats(backend: Backend, instance_ids: list[str]) -> None:

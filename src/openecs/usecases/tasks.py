@@ -122,7 +122,8 @@ def _launch_type(
 
 
 def _check_compatibility(td: TaskDefinition, launch_type: str, req: LaunchRequest) -> None:
-    if not td.active:
+    # An INACTIVE revision runs no new standalone tasks, but services using it keep scaling.
+    if not td.active and not (req.group or "").startswith("service:"):
         raise ClientException("TaskDefinition is inactive")
     if launch_type == "FARGATE" and "FARGATE" not in td.compatibilities:
         raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
