@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -616,15 +617,6 @@ async def test_discard_checkpoint_forgets_the_container(fake: FakeLogs, tmp_path
 # --- reading Docker ------------------------------------------------------------------
 
 
-class CutStream(httpx.AsyncByteStream):
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield self.data
-        raise httpx.ReadError("connection reset by peer")
-
-
 def frame(stream: int, payload: bytes) -> bytes:
     return bytes([stream, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
 
@@ -642,46 +634,62 @@ def test_docker_times_are_read_to_the_nanosecond(text: str, nanos: int) -> None:
     assert parse_docker_time(text) == nanos
 
 
+class FakeDaemon:
+    """Docker's logs endpoint on a Unix socket, answering HTTP/1.0 with a raw body."""
+
+    def __init__(self, bodies: list[bytes]) -> None:
+        self.bodies = bodies
+        self.queries: list[dict[str, list[str]]] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        assert request.split(b"\r\n", 1)[0].endswith(b" HTTP/1.0")
+        target = request.split(b" ")[1].decode()
+        self.queries.append(parse_qs(urlsplit(target).query))
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\n" + self.bodies.pop(0))
+        await writer.drain()
+        writer.close()
+
+
 @pytest.mark.parametrize("tty", [False, True])
-async def test_docker_log_source_follows_frames_and_resumes_after_a_cut(tty: bool) -> None:
-    requests: list[httpx.URL] = []
-    # Inspected once for Tty, then after each stream: still running after the cut.
-    states = iter(["running", "running", "exited"])
+async def test_docker_log_source_follows_frames_and_resumes_after_a_cut(
+    tty: bool, tmp_path: Path
+) -> None:
     first = (
         b"2025-11-26T00:00:00.000000001Z one\n",
         b"2025-11-26T00:00:00.000000002Z two\r\n",
     )
     # Docker's since is inclusive: the resumed stream repeats "one", which is skipped.
-    second = (*first, b"2025-11-26T00:00:00.000000003Z three\n")
+    second = (*first, b"2025-11-26T00:00:00.000000003Z three\n", b"2025-11-26T00:00:00.4Z last")
 
     def body(messages: tuple[bytes, ...]) -> bytes:
         if tty:
             return b"".join(messages)
         return b"".join(frame(1 if i % 2 == 0 else 2, m) for i, m in enumerate(messages))
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path == "/version":
-            return httpx.Response(200, json={"ApiVersion": "1.43"})
-        if path.endswith("/json"):
-            return httpx.Response(
-                200, json={"Config": {"Tty": tty}, "State": {"Status": next(states, "exited")}}
-            )
-        requests.append(request.url)
-        if len(requests) == 1:
-            # The daemon goes away mid-message: the rest of the first stream never comes.
-            return httpx.Response(200, stream=CutStream(body(first)[:-3]))
-        return httpx.Response(200, content=body(second))
+    # The daemon goes away mid-message: the rest of the first stream never comes.
+    daemon = FakeDaemon([body(first)[:-3], body(second)])
+    socket_path = str(tmp_path / "docker.sock")
+    server = await asyncio.start_unix_server(daemon.handle, socket_path)
 
-    transport = httpx.MockTransport(handler)
-    async with DockerClient(transport=transport) as docker:
-        source = DockerLogSource(docker, transport=transport, retry_delay=0.01)
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/version":
+            return httpx.Response(200, json={"ApiVersion": "1.41"})
+        status = "running" if len(daemon.queries) < 2 else "exited"
+        return httpx.Response(200, json={"Config": {"Tty": tty}, "State": {"Status": status}})
+
+    async with server, DockerClient(transport=httpx.MockTransport(api)) as docker:
+        source = DockerLogSource(docker, socket_path=socket_path, retry_delay=0.01)
         got = [line async for line in source.follow("c0ffee", since_nanos=T0 + 1)]
-        await source.aclose()
-    assert [(line.nanos - T0, line.text) for line in got] == [(1, "one"), (2, "two"), (3, "three")]
-    assert requests[0].params["since"] == "1764115200.000000001"
-    assert requests[0].params["follow"] == "1"
-    assert requests[0].params["timestamps"] == "1"
-    assert requests[1].params["since"] == "1764115200.000000001"
+    assert [(line.nanos - T0, line.text) for line in got] == [
+        (1, "one"),
+        (2, "two"),
+        (3, "three"),
+        (400_000_000, "last"),
+    ]
+    assert daemon.queries[0]["since"] == ["1764115200.000000001"]
+    assert daemon.queries[0]["follow"] == ["1"]
+    assert daemon.queries[0]["timestamps"] == ["1"]
+    assert daemon.queries[1]["since"] == ["1764115200.000000001"]
     if not tty:
-        assert [line.source for line in got] == ["stdout", "stderr", "stdout"]
+        assert [line.source for line in got] == ["stdout", "stderr", "stdout", "stderr"]

@@ -264,21 +264,23 @@ def _digest(messages: list[str]) -> str:
 
 @dataclass(slots=True)
 class _Item:
-    """A line read: its place, and the message pieces it becomes (none if empty)."""
+    """A line read: its place (stream, Docker time, lines at that time), and the message
+    pieces it becomes (none if empty)."""
 
-    position: OutputPosition
+    mark: tuple[str, int, int]
     timestamp_ms: int
     pieces: list[str]
     size: int
 
 
-def _pieces(text: str) -> list[str]:
-    """A message as events of at most MAX_EVENT_BYTES, and never more than a batch."""
+def _pieces(text: str) -> tuple[list[str], int]:
+    """A message as events of at most MAX_EVENT_BYTES, never more than a batch, and
+    their size as PutLogEvents counts it."""
     if not text:
-        return []
+        return [], 0
     encoded = text.encode("utf-8", "surrogatepass")
     if len(encoded) <= MAX_EVENT_BYTES:
-        return [text]
+        return [text], len(encoded) + EVENT_OVERHEAD
     pieces: list[str] = []
     budget = MAX_BATCH_BYTES
     start = 0
@@ -289,7 +291,7 @@ def _pieces(text: str) -> list[str]:
         pieces.append(encoded[start:end].decode("utf-8", "surrogatepass"))
         budget -= end - start + EVENT_OVERHEAD
         start = end
-    return pieces
+    return pieces, MAX_BATCH_BYTES - budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +324,7 @@ class LogShipper:
         task_arn: str,
         container_name: str,
         data_dir: Path,
-        flush_interval: float = 1.0,
+        flush_interval: float = 0.5,
         max_batch_events: int = MAX_BATCH_EVENTS,
         retry_delay: float = 0.2,
         max_retry_delay: float = 5.0,
@@ -446,7 +448,7 @@ class LogShipper:
             lines = self.source.follow(self.container_id, since_nanos=tracker.start.since())
             async for line in lines:
                 if tracker.step(line):
-                    await self._enqueue(tracker.position, line)
+                    await self._enqueue(tracker.mark, line)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -459,9 +461,8 @@ class LogShipper:
             self._reading_done = True
             self._has_data.set()
 
-    async def _enqueue(self, position: OutputPosition, line: LogLine) -> None:
-        pieces = _pieces(line.text)
-        size = sum(len(p.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD for p in pieces)
+    async def _enqueue(self, mark: tuple[str, int, int], line: LogLine) -> None:
+        pieces, size = _pieces(line.text)
         if self.options.mode == "non-blocking":
             if self._buffer and self._buffered_bytes + size > self.buffer_limit:
                 self.dropped_lines += 1
@@ -479,7 +480,7 @@ class LogShipper:
                 await self._has_space.wait()
             self._reader_waiting = False
         was_empty = not self._buffer
-        self._buffer.append(_Item(position, line.nanos // 1_000_000, pieces, size))
+        self._buffer.append(_Item(mark, line.nanos // 1_000_000, pieces, size))
         self._buffered_bytes += size
         self._buffered_events += len(pieces)
         if was_empty or self._batch_full():
@@ -541,7 +542,7 @@ class LogShipper:
         return _Batch(items, events, last_ms, at_last_ms)
 
     async def _ship(self, batch: _Batch) -> None:
-        end = batch.items[-1].position
+        end = self._checkpoint.shipped.with_marks(item.mark for item in batch.items)
         if batch.events:
             first_ms = batch.events[0]["timestamp"]
             before = self._checkpoint

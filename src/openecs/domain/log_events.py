@@ -15,7 +15,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from openecs.domain.errors import InvalidParameterException
 from openecs.domain.log_group import DAY_MS
@@ -31,6 +31,7 @@ __all__ = [
     "StreamPosition",
     "check_batch",
     "check_batch_shape",
+    "classify_batch",
     "encode_event_id",
     "event_size",
     "input_events",
@@ -51,8 +52,9 @@ _SEQ_SCALE = 10**20
 _TOKEN = re.compile(r"([fb])/(\d{1,56})(?:/s)?")
 
 
-@dataclass(frozen=True, slots=True)
-class InputEvent:
+class InputEvent(NamedTuple):
+    """An event as PutLogEvents takes it (a tuple: batches hold 10,000 of them)."""
+
     timestamp: int
     message: str
 
@@ -128,13 +130,22 @@ def check_batch_shape(events: Sequence[InputEvent]) -> None:
 def check_batch(
     events: Sequence[InputEvent], *, now_ms: int, retention_days: int | None
 ) -> BatchVerdict:
-    """Split a chronological batch into what is stored and what is rejected.
+    """Split a batch into what is stored and what is rejected (`check_batch_shape`,
+    then `classify_batch`)."""
+    check_batch_shape(events)
+    return classify_batch(events, now_ms=now_ms, retention_days=retention_days)
+
+
+def classify_batch(
+    events: Sequence[InputEvent], *, now_ms: int, retention_days: int | None
+) -> BatchVerdict:
+    """Split a batch that passed `check_batch_shape` into what is stored and what is
+    rejected.
 
     Events older than 14 days or than the group's retention, or more than two hours
     ahead, are rejected by index (a prefix and a suffix, since the batch is in order);
     the rest must not span more than 24 hours or the call fails.
     """
-    check_batch_shape(events)
     too_old = sum(1 for e in events if e.timestamp < now_ms - MAX_AGE_MS)
     expired = 0
     if retention_days is not None:
@@ -176,4 +187,4 @@ def encode_event_id(timestamp: int, stream_id: int, seq: int) -> str:
 
 
 def input_events(items: Sequence[dict[str, Any]]) -> list[InputEvent]:
-    return [InputEvent(int(item["timestamp"]), str(item["message"])) for item in items]
+    return [InputEvent(item["timestamp"], item["message"]) for item in items]

@@ -32,8 +32,8 @@ from openecs.domain.log_events import (
     InputEvent,
     StoredEvent,
     StreamPosition,
-    check_batch,
     check_batch_shape,
+    classify_batch,
     event_size,
     parse_stream_token,
     stream_token,
@@ -96,7 +96,9 @@ def put_log_events(
     def work(conn: Connection) -> PutResult:
         group = require_group(conn, scope, group_name)
         stream = require_stream(conn, scope, group, stream_name, lock=True)
-        verdict = check_batch(events, now_ms=now_ms, retention_days=group.effective_retention_days)
+        verdict = classify_batch(
+            events, now_ms=now_ms, retention_days=group.effective_retention_days
+        )
         log_rows.append_events(conn, stream, verdict.accepted, ingestion_time=now_ms)
         return PutResult(f"{stream.upload_sequence:056d}", verdict.rejected_info())
 
