@@ -160,10 +160,16 @@ class Agent:
         await self.metadata.start(addresses)
         if self.config.task_cgroups:
             host = await self.runtime.host_info()
-            cgroups = TaskCgroups(self.config.cgroup_root)
+            cgroups = TaskCgroups(
+                self.config.cgroup_root, parent=f"openecs/{self.identity.agent_id}"
+            )
             # Under the systemd driver a cgroup parent must be a slice: not ours to make.
             if host.cgroup_driver == "cgroupfs" and cgroups.version is not None:
                 self.cgroups = cgroups
+                # Left by tasks whose containers went while this agent was down.
+                swept = cgroups.sweep()
+                if swept:
+                    log.info("removed task cgroups no process used", extra={"tasks": swept})
             else:
                 log.info(
                     "task cgroups off; limiting containers one by one",
@@ -299,7 +305,11 @@ class Agent:
                 if arn not in self._finished:
                     self._launch(task)
             elif task.get("desiredStatus") == "STOPPED":
-                runner.request_stop(task.get("stopCode"), task.get("stoppedReason"))
+                runner.request_stop(
+                    task.get("stopCode"),
+                    task.get("stoppedReason"),
+                    drain_seconds=float(task.get("drainSeconds") or 0.0),
+                )
         for arn, runner in list(self.runners.items()):
             if arn not in wanted and arn not in self._finished_at:
                 # The control plane no longer knows this task: it must not run.

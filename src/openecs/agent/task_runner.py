@@ -145,6 +145,7 @@ class TaskRunner:
         # Replaced on every change: waiters hold the one current when they started waiting.
         self._changed = asyncio.Event()
         self._poke = asyncio.Event()
+        self._drain_until = 0.0
         self._stop = asyncio.Event()
         if desired.get("desiredStatus") == "STOPPED":
             self.request_stop(desired.get("stopCode"), desired.get("stoppedReason"))
@@ -155,9 +156,13 @@ class TaskRunner:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def request_stop(self, code: str | None, reason: str | None) -> None:
-        """Stop the task (the first reason given stays)."""
+    def request_stop(
+        self, code: str | None, reason: str | None, *, drain_seconds: float = 0.0
+    ) -> None:
+        """Stop the task (the first reason given stays). `drain_seconds`: how long it
+        keeps serving first, while its load balancer targets drain."""
         if not self._stop.is_set():
+            self._drain_until = self.clock.monotonic() + max(drain_seconds, 0.0)
             self.stopping_at = self.clock.now()
             self.stop_code = self.stop_code or code or "UserInitiated"
             self.stopped_reason = self.stopped_reason or reason or "Task stopped"
@@ -497,6 +502,12 @@ class TaskRunner:
 
     async def _stop_all(self) -> None:
         self._advance("DEACTIVATING")
+        # Keep serving in-flight requests while the load balancer drains this task;
+        # a task whose essential container already exited has nothing to serve.
+        remaining = self._drain_until - self.clock.monotonic()
+        serving = not any(t.essential and t.status == "STOPPED" for t in self.tracks.values())
+        if remaining > 0 and serving:
+            await asyncio.sleep(remaining)
         self._advance("STOPPING")
         for wave in self._stop_order():
             await asyncio.gather(*(self._stop_container(t) for t in wave))

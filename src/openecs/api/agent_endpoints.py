@@ -59,6 +59,8 @@ def _present_task(task: Task, body: dict[str, Any]) -> dict[str, Any]:
         "createdAt": task.created_at,
         "availabilityZone": task.availability_zone,
         "stopCode": task.stop_code,
+        # Seconds to keep serving while the task's load balancer targets drain.
+        "drainSeconds": max((task.deactivate_until or 0) - time.time(), 0.0),
         "stoppedReason": task.stopped_reason,
     }
 

@@ -7,6 +7,7 @@ import logging
 from openecs.controllers.loop import Step
 from openecs.controllers.service_reconcile import ServiceView, compute_service_actions
 from openecs.usecases.backend import Backend
+from openecs.usecases.service_targets import sync_service_targets
 from openecs.usecases.services import apply_service_actions, live_services, read_service_state
 
 __all__ = ["reconcile_services", "service_steps"]
@@ -20,11 +21,14 @@ def reconcile_services(backend: Backend) -> int:
     for service in live_services(backend):
         try:
             state = read_service_state(backend, service)
+            targets = sync_service_targets(backend, service) if service.load_balancers else None
             view = ServiceView(
                 health_checked=state.health_checked,
                 draining_instances=state.draining_instances,
                 daemon_instances=state.daemon_instances,
                 unreachable_instances=state.unreachable_instances,
+                lb_healthy=targets.healthy if targets else None,
+                lb_unhealthy=targets.unhealthy if targets else frozenset(),
             )
             actions = compute_service_actions(service, state.tasks, view, backend.clock.now())
             if not actions.empty and apply_service_actions(backend, service, actions):

@@ -38,6 +38,7 @@ from openecs.store import tasks as task_rows
 from openecs.usecases.backend import Backend
 from openecs.usecases.clusters import require_active_cluster
 from openecs.usecases.pagination import decode_token, encode_token, page_limit
+from openecs.usecases.service_targets import check_service_load_balancers, drain_task_targets
 from openecs.usecases.task_definitions import resolve_task_definition
 from openecs.usecases.tasks import LaunchRequest, launch_in_transaction
 
@@ -237,6 +238,9 @@ def create_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
             raise InvalidParameterException("TaskDefinition is inactive")
         _check_launch(p, td.network_mode, daemon)
         _check_load_balancers(p.get("loadBalancers") or [], td.container_definitions)
+        check_service_load_balancers(
+            conn, scope, list(p.get("loadBalancers") or []), td.network_mode
+        )
         launch_type = p.get("launchType")
         if not launch_type and not p.get("capacityProviderStrategy"):
             launch_type = None if cluster.default_capacity_provider_strategy else "EC2"
@@ -340,6 +344,7 @@ def update_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
             }
             _check_launch(effective, td.network_mode, daemon)
             _check_load_balancers(snapshot["load_balancers"], td.container_definitions)
+            check_service_load_balancers(conn, scope, snapshot["load_balancers"], td.network_mode)
             service.network_configuration = snapshot["network_configuration"]
             service.load_balancers = snapshot["load_balancers"]
             service.launch_type = snapshot["launch_type"]
@@ -552,6 +557,8 @@ def _stop_tasks(
         if task is not None and request_stop(
             task, now=now, code=StopCode.SERVICE_SCHEDULER_INITIATED, reason=reason
         ):
+            if service.load_balancers:
+                task.deactivate_until = drain_task_targets(conn, scope, service, task, now)
             task_rows.save(conn, task)
             stopped.append(tid)
             if task.container_instance_id:

@@ -303,58 +303,100 @@ def _not_valid(kind: str, ids: Sequence[str]) -> InvalidTargetException:
     return InvalidTargetException(f"The following targets are {kind}: {listed}")
 
 
+def register_targets_in(
+    conn: Connection,
+    scope: Scope,
+    arn: str,
+    descriptions: Sequence[Mapping[str, Any]],
+    now: float,
+) -> None:
+    """RegisterTargets inside the caller's transaction (ECS services use it too)."""
+    tg = require_target_group(conn, scope, arn)
+    rows.purge_expired_targets(conn, now, arn)
+    wanted: dict[tuple[str, int], Mapping[str, Any]] = {}
+    for description in descriptions:
+        zone = description.get("AvailabilityZone")
+        if zone is not None and not 0 < len(zone) <= _MAX_ZONE_NAME:
+            raise ValidationError(f"Availability zone '{zone[:100]}' is not valid")
+        wanted[(description["Id"], description.get("Port") or tg.port)] = description
+    addresses: dict[str, tuple[str, str | None]]
+    if tg.target_type == "ip":
+        addresses = {target_id: (validate_ip_target(target_id), None) for target_id, _ in wanted}
+    else:
+        addresses = rows.instance_addresses(conn, scope, {i for i, _ in wanted})
+        missing = sorted({i for i, _ in wanted} - set(addresses))
+        if missing:
+            raise _not_valid("not in a running state and cannot be registered", missing)
+    current = {(t.id, t.port): t for t in rows.targets_of(conn, arn, now)}
+    new: list[Target] = []
+    for (target_id, port), description in wanted.items():
+        existing = current.get((target_id, port))
+        if existing is not None and existing.draining_until is None:
+            continue
+        address, zone = addresses[target_id]
+        reason = TargetHealthReason.REGISTRATION_IN_PROGRESS
+        new.append(
+            Target(
+                target_group_arn=arn,
+                id=target_id,
+                port=port,
+                address=address,
+                registered_at=now,
+                availability_zone=description.get("AvailabilityZone") or zone,
+                state=TargetState.INITIAL,
+                reason=reason,
+                description=TargetHealthReason.DESCRIPTIONS[reason],
+            )
+        )
+    fresh = sum(1 for t in new if (t.id, t.port) not in current)
+    if len(current) + fresh > MAX_TARGETS_PER_GROUP:
+        raise TooManyTargetsException(
+            f"You've reached the limit of {MAX_TARGETS_PER_GROUP} targets per target group"
+        )
+    rows.put_targets(conn, new)
+
+
 def register_targets(
     backend: Backend, scope: Scope, arn: str, descriptions: Sequence[Mapping[str, Any]]
 ) -> None:
-    def work(conn: Connection) -> None:
-        tg = require_target_group(conn, scope, arn)
-        now = backend.clock.now()
-        rows.purge_expired_targets(conn, now, arn)
-        wanted: dict[tuple[str, int], Mapping[str, Any]] = {}
-        for description in descriptions:
-            zone = description.get("AvailabilityZone")
-            if zone is not None and not 0 < len(zone) <= _MAX_ZONE_NAME:
-                raise ValidationError(f"Availability zone '{zone[:100]}' is not valid")
-            wanted[(description["Id"], description.get("Port") or tg.port)] = description
-        addresses: dict[str, tuple[str, str | None]]
-        if tg.target_type == "ip":
-            addresses = {
-                target_id: (validate_ip_target(target_id), None) for target_id, _ in wanted
-            }
-        else:
-            addresses = rows.instance_addresses(conn, scope, {i for i, _ in wanted})
-            missing = sorted({i for i, _ in wanted} - set(addresses))
-            if missing:
-                raise _not_valid("not in a running state and cannot be registered", missing)
-        current = {(t.id, t.port): t for t in rows.targets_of(conn, arn, now)}
-        new: list[Target] = []
-        for (target_id, port), description in wanted.items():
-            existing = current.get((target_id, port))
-            if existing is not None and existing.draining_until is None:
-                continue
-            address, zone = addresses[target_id]
-            reason = TargetHealthReason.REGISTRATION_IN_PROGRESS
-            new.append(
-                Target(
-                    target_group_arn=arn,
-                    id=target_id,
-                    port=port,
-                    address=address,
-                    registered_at=now,
-                    availability_zone=description.get("AvailabilityZone") or zone,
-                    state=TargetState.INITIAL,
-                    reason=reason,
-                    description=TargetHealthReason.DESCRIPTIONS[reason],
-                )
-            )
-        fresh = sum(1 for t in new if (t.id, t.port) not in current)
-        if len(current) + fresh > MAX_TARGETS_PER_GROUP:
-            raise TooManyTargetsException(
-                f"You've reached the limit of {MAX_TARGETS_PER_GROUP} targets per target group"
-            )
-        rows.put_targets(conn, new)
+    write_and_wake(
+        backend,
+        lambda conn: register_targets_in(conn, scope, arn, descriptions, backend.clock.now()),
+    )
 
-    write_and_wake(backend, work)
+
+def deregister_targets_in(
+    conn: Connection,
+    scope: Scope,
+    arn: str,
+    descriptions: Sequence[Mapping[str, Any]],
+    now: float,
+    *,
+    missing_ok: bool = False,
+) -> float:
+    """DeregisterTargets inside the caller's transaction; returns when draining ends
+    (`now` when the targets are gone at once)."""
+    tg = require_target_group(conn, scope, arn)
+    current = rows.targets_of(conn, arn, now)
+    chosen: dict[tuple[str, int], Target] = {}
+    missing: list[str] = []
+    for description in descriptions:
+        port = description.get("Port")
+        matches = [t for t in current if t.id == description["Id"] and port in (None, t.port)]
+        if not matches:
+            missing.append(f"{description['Id']}:{port or tg.port}")
+        chosen.update({(t.id, t.port): t for t in matches})
+    if missing and not missing_ok:
+        raise _not_valid(f"not registered in target group '{arn}'", missing)
+    delay = int(tg.attributes.get("deregistration_delay.timeout_seconds", "300"))
+    if delay == 0 or not rows.forwarding_rules(conn, arn):
+        rows.delete_targets(conn, arn, chosen)
+        return now
+    draining = [t for t in chosen.values() if t.draining_until is None]
+    for target in draining:
+        target.draining_until = now + delay
+    rows.put_targets(conn, draining)
+    return max([t.draining_until or now for t in chosen.values()], default=now)
 
 
 def deregister_targets(
@@ -362,31 +404,10 @@ def deregister_targets(
 ) -> None:
     """Registered targets drain for the group's deregistration delay, then are gone;
     right away when the delay is 0 or no listener forwards to the group."""
-
-    def work(conn: Connection) -> None:
-        tg = require_target_group(conn, scope, arn)
-        now = backend.clock.now()
-        current = rows.targets_of(conn, arn, now)
-        chosen: dict[tuple[str, int], Target] = {}
-        missing: list[str] = []
-        for description in descriptions:
-            port = description.get("Port")
-            matches = [t for t in current if t.id == description["Id"] and port in (None, t.port)]
-            if not matches:
-                missing.append(f"{description['Id']}:{port or tg.port}")
-            chosen.update({(t.id, t.port): t for t in matches})
-        if missing:
-            raise _not_valid(f"not registered in target group '{arn}'", missing)
-        delay = int(tg.attributes.get("deregistration_delay.timeout_seconds", "300"))
-        if delay == 0 or not rows.forwarding_rules(conn, arn):
-            rows.delete_targets(conn, arn, chosen)
-            return
-        draining = [t for t in chosen.values() if t.draining_until is None]
-        for target in draining:
-            target.draining_until = now + delay
-        rows.put_targets(conn, draining)
-
-    write_and_wake(backend, work)
+    write_and_wake(
+        backend,
+        lambda conn: deregister_targets_in(conn, scope, arn, descriptions, backend.clock.now()),
+    )
 
 
 def describe_target_health(

@@ -24,6 +24,7 @@ from openecs.domain.errors import (
 )
 from openecs.domain.resources import Reservation, reservation_for
 from openecs.domain.scope import Scope
+from openecs.domain.service import Service
 from openecs.domain.tags import tags_from_api
 from openecs.domain.task import ContainerRun, StopCode, Task, TaskStatus
 from openecs.domain.task_definition import TaskDefinition
@@ -36,12 +37,14 @@ from openecs.scheduler.placement import Plan, place_tasks
 from openecs.scheduler.strategies import FARGATE_STRATEGY, parse_strategy
 from openecs.scheduler.view import ClusterView, InstanceView, PlacementRequest
 from openecs.store import container_instances as instance_rows
+from openecs.store import services as service_rows
 from openecs.store import tags as tag_rows
 from openecs.store import tasks as task_rows
 from openecs.usecases.backend import Backend
 from openecs.usecases.clusters import require_active_cluster
 from openecs.usecases.container_instances import instance_id_from
 from openecs.usecases.pagination import decode_token, encode_token, page_limit
+from openecs.usecases.service_targets import drain_task_targets
 from openecs.usecases.task_definitions import resolve_task_definition
 
 __all__ = [
@@ -448,6 +451,13 @@ def start_task(
     return _launch(backend, scope, req, chosen=refs)
 
 
+def _service_of(conn: Connection, scope: Scope, task: Task) -> Service | None:
+    group = task.group or ""
+    if not group.startswith("service:"):
+        return None
+    return service_rows.get(conn, scope, task.cluster, group.removeprefix("service:"))
+
+
 def stop_task(
     backend: Backend,
     scope: Scope,
@@ -464,12 +474,11 @@ def stop_task(
         task = task_rows.get(conn, scope, task_id_from(task_ref))
         if task is None or task.cluster != cluster.name:
             raise InvalidParameterException("The referenced task was not found.")
-        if request_stop(
-            task,
-            now=backend.clock.now(),
-            code=code,
-            reason=reason or "Task stopped by user",
-        ):
+        now = backend.clock.now()
+        if request_stop(task, now=now, code=code, reason=reason or "Task stopped by user"):
+            service = _service_of(conn, scope, task)
+            if service is not None and service.load_balancers:
+                task.deactivate_until = drain_task_targets(conn, scope, service, task, now)
             task_rows.save(conn, task)
             if task.container_instance_id:
                 notified.append(task.container_instance_id)

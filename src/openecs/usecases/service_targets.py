@@ -1,0 +1,180 @@
+"""ECS services behind load balancers: each RUNNING task of a service is a target
+of its target groups, and leaves them (draining) before it stops.
+
+`sync_service_targets` is level-triggered: it compares the service's tasks with
+what is registered and fixes the difference, and reports which tasks the load
+balancer sees healthy — what a deployment waits for. `drain_task_targets`
+deregisters a task's targets in the transaction that asks it to stop, and says
+until when its containers must keep serving in-flight requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from openecs.domain.errors import InvalidParameterException
+from openecs.domain.load_balancing import Target, TargetGroup, TargetState
+from openecs.domain.scope import Scope
+from openecs.domain.service import Service
+from openecs.domain.task import Task, TaskStatus
+from openecs.store import container_instances as instance_rows
+from openecs.store import load_balancing as lb_rows
+from openecs.store import tasks as task_rows
+from openecs.usecases.backend import Backend
+from openecs.usecases.load_balancing_lookups import DATA_PLANE_KEY
+from openecs.usecases.target_groups import deregister_targets_in, register_targets_in
+
+__all__ = [
+    "TargetHealthOfTasks",
+    "check_service_load_balancers",
+    "drain_task_targets",
+    "sync_service_targets",
+]
+
+# Longest a stopping task waits for its targets to drain (the group's delay, capped).
+MAX_DRAIN_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class TargetHealthOfTasks:
+    healthy: frozenset[str]
+    unhealthy: frozenset[str]
+
+
+def check_service_load_balancers(
+    conn: Connection, scope: Scope, load_balancers: list[dict[str, Any]], network_mode: str
+) -> None:
+    """CreateService/UpdateService: every target group exists, sits behind a load
+    balancer, and can take this service's tasks."""
+    for lb in load_balancers:
+        arn = lb.get("targetGroupArn")
+        if not arn:
+            raise InvalidParameterException(
+                "Target group ARN must be specified for an application load balancer."
+            )
+        tg = lb_rows.get_target_group(conn, scope, arn)
+        if tg is None:
+            raise InvalidParameterException(f"Target group {arn} was not found.")
+        if not lb_rows.load_balancers_of(conn, [arn]).get(arn):
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {arn} does not have an associated "
+                "load balancer."
+            )
+        if network_mode == "awsvpc" and tg.target_type != "ip":
+            raise InvalidParameterException(
+                f"The provided target group {arn} has target type instance, which is "
+                "incompatible with the awsvpc network mode specified in the task definition."
+            )
+
+
+def _target_of(
+    task: Task, lb: dict[str, Any], tg: TargetGroup, ec2_ids: dict[str, str]
+) -> tuple[str, int] | None:
+    """The (Id, Port) a task is registered under in a target group, if it has one."""
+    container = next((c for c in task.containers if c.name == lb.get("containerName")), None)
+    if container is None:
+        return None
+    for binding in container.network_bindings:
+        if binding.get("containerPort") == lb.get("containerPort") and binding.get(
+            "protocol", "tcp"
+        ) in ("tcp", None):
+            port = int(binding["hostPort"])
+            if tg.target_type == "ip":
+                address = str(binding.get("bindIP") or "127.0.0.1")
+                return ("127.0.0.1" if address == "0.0.0.0" else address), port
+            ec2 = ec2_ids.get(task.container_instance_id or "")
+            return (ec2, port) if ec2 else None
+    return None
+
+
+def _ec2_ids(conn: Connection, scope: Scope, tasks: Iterable[Task]) -> dict[str, str]:
+    ids = {t.container_instance_id for t in tasks if t.container_instance_id}
+    found = instance_rows.get_many(conn, scope, sorted(ids))
+    return {iid: inst.ec2_instance_id for iid, inst in found.items()}
+
+
+def _serving(task: Task) -> bool:
+    return task.last_status == TaskStatus.RUNNING and not task.wants_stop
+
+
+def sync_service_targets(backend: Backend, service: Service) -> TargetHealthOfTasks:
+    scope = Scope.root(service.account_id, service.region)
+    plan: list[tuple[str, str, str, int]] = []  # (op, tg arn, id, port)
+    healthy: set[str] = set()
+    unhealthy: set[str] = set()
+    with backend.reading() as conn:
+        now = backend.clock.now()
+        tasks = task_rows.for_group(conn, scope, service.cluster, service.group)
+        ec2_ids = _ec2_ids(conn, scope, tasks)
+        for lb in service.load_balancers:
+            tg = lb_rows.get_target_group(conn, scope, str(lb.get("targetGroupArn")))
+            if tg is None:
+                continue
+            in_use = bool(lb_rows.forwarding_rules(conn, tg.arn))
+            registered: dict[tuple[str, int], Target] = {
+                (t.id, t.port): t for t in lb_rows.targets_of(conn, tg.arn, now)
+            }
+            for task in tasks:
+                key = _target_of(task, lb, tg, ec2_ids)
+                if key is None:
+                    continue
+                target = registered.get(key)
+                live = target is not None and target.draining_until is None
+                if _serving(task):
+                    if not live:
+                        plan.append(("register", tg.arn, *key))
+                        continue
+                    assert target is not None
+                    if target.state == TargetState.HEALTHY or not in_use:
+                        healthy.add(task.task_id)
+                    elif target.state == TargetState.UNHEALTHY:
+                        unhealthy.add(task.task_id)
+                elif live:
+                    plan.append(("deregister", tg.arn, *key))
+    # A task in several target groups is healthy only when healthy in all of them.
+    healthy -= unhealthy
+    if plan:
+        backend.write(lambda conn: _apply(conn, scope, plan, backend.clock.now()))
+        backend.controller_signals.notify([DATA_PLANE_KEY])
+    return TargetHealthOfTasks(frozenset(healthy), frozenset(unhealthy))
+
+
+def _apply(
+    conn: Connection, scope: Scope, plan: list[tuple[str, str, str, int]], now: float
+) -> None:
+    for op, tg_arn, target_id, port in plan:
+        if lb_rows.get_target_group(conn, scope, tg_arn) is None:
+            continue
+        description = [{"Id": target_id, "Port": port}]
+        if op == "register":
+            register_targets_in(conn, scope, tg_arn, description, now)
+        else:
+            deregister_targets_in(conn, scope, tg_arn, description, now, missing_ok=True)
+
+
+def drain_task_targets(
+    conn: Connection, scope: Scope, service: Service, task: Task, now: float
+) -> float | None:
+    """Deregister a stopping task's targets; the time until which it should keep
+    serving (None when it had no target)."""
+    until: float | None = None
+    ec2_ids = _ec2_ids(conn, scope, [task])
+    for lb in service.load_balancers:
+        tg = lb_rows.get_target_group(conn, scope, str(lb.get("targetGroupArn")))
+        if tg is None:
+            continue
+        key = _target_of(task, lb, tg, ec2_ids)
+        if key is None:
+            continue
+        registered = {(t.id, t.port) for t in lb_rows.targets_of(conn, tg.arn, now)}
+        if key not in registered:
+            continue
+        ends = deregister_targets_in(
+            conn, scope, tg.arn, [{"Id": key[0], "Port": key[1]}], now, missing_ok=True
+        )
+        until = max(until or now, min(ends, now + MAX_DRAIN_SECONDS))
+    return until
