@@ -75,7 +75,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get(_WRITE):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.exec_driver_sql("BEGIN")
+        # Straight to the driver: SQLAlchemy's statement machinery (exec_driver_sql) cost
+        # about a sixth of a simple read transaction, on every transaction.
+        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute(statement)
