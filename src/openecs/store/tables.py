@@ -25,6 +25,7 @@ __all__ = [
     "container_instances",
     "idempotency_tokens",
     "metadata",
+    "placement_epochs",
     "services",
     "tags",
     "task_definition_families",
@@ -162,7 +163,36 @@ tasks = Table(
     Column("reserved_ports", Text, nullable=False, server_default=""),
     Column("client_token", String(64), nullable=True),
     Index("ix_tasks_cluster_status", "account_id", "region", "cluster", "desired_status"),
-    Index("ix_tasks_instance", "container_instance_id", "desired_status"),
+    # Agents' and fleets' look-ups of the tasks waiting for them (desired vs last status).
+    Index("ix_tasks_instance", "container_instance_id", "desired_status", "last_status"),
+    # Covers what placement sums per instance and group, in GROUP BY order, so the sum
+    # never reads the task documents.
+    Index(
+        "ix_tasks_placement",
+        "account_id",
+        "region",
+        "cluster",
+        "container_instance_id",
+        "group_name",
+        "last_status",
+        "reserved_cpu",
+        "reserved_memory",
+        "reserved_ports",
+    ),
+)
+
+# One row per capacity pool (a cluster's EC2 instances, or a region's FARGATE capacity,
+# cluster ""): every transaction that changes what the pool offers or what its tasks
+# hold writes a fresh token. Placement locks the row, so placements in a pool are
+# serialized across replicas, and a capacity view kept in memory is reused only while
+# the token it was kept with is still the committed one (usecases.capacity_views).
+placement_epochs = Table(
+    "placement_epochs",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("pool", String(255), primary_key=True),
+    Column("token", String(32), nullable=False),
 )
 
 services = Table(
@@ -344,4 +374,94 @@ log_events = Table(
     Column("message", Text, nullable=False),
     Index("ix_log_events_group_time", "group_id", "timestamp", "stream_id", "seq"),
     sqlite_with_rowid=False,
+)
+
+__all__ += ["metric_datapoints"]
+
+# Metrics at 10-second resolution: one row per series (namespace, metric, canonical
+# dimensions) and period. Samples merge into sum/count/min/max, so any statistic
+# over any coarser period is one aggregate over a key range. Rows live a few hours.
+metric_datapoints = Table(
+    "metric_datapoints",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("namespace", String(255), primary_key=True),
+    Column("metric", String(255), primary_key=True),
+    Column("dimensions", String(1024), primary_key=True),
+    Column("period_start", BigInteger, primary_key=True),
+    Column("sum", Float, nullable=False),
+    Column("sample_count", Integer, nullable=False),
+    Column("minimum", Float, nullable=False),
+    Column("maximum", Float, nullable=False),
+    Column("unit", String(32), nullable=False),
+    Index("ix_metric_datapoints_period", "period_start"),
+)
+
+__all__ += ["scalable_targets", "scaling_activities", "scaling_policies", "scheduled_actions"]
+
+# Application Auto Scaling. Times are epoch seconds. Documents hold the API's shapes;
+# `state` on a target is the scaling controller's memory (cooldowns, schedules fired).
+scalable_targets = Table(
+    "scalable_targets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("namespace", String(32), nullable=False),
+    Column("resource_id", String(1600), nullable=False),
+    Column("dimension", String(64), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    UniqueConstraint(
+        "account_id", "region", "namespace", "resource_id", "dimension", name="uq_scalable_targets"
+    ),
+)
+
+scaling_policies = Table(
+    "scaling_policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target_id", Integer, ForeignKey("scalable_targets.id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("doc", Text, nullable=False),
+    UniqueConstraint("target_id", "name", name="uq_scaling_policies_name"),
+)
+
+scheduled_actions = Table(
+    "scheduled_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target_id", Integer, ForeignKey("scalable_targets.id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("doc", Text, nullable=False),
+    UniqueConstraint("target_id", "name", name="uq_scheduled_actions_name"),
+)
+
+# Activities outlive their target (AWS keeps six weeks), so they key on the resource.
+scaling_activities = Table(
+    "scaling_activities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("namespace", String(32), nullable=False),
+    Column("resource_id", String(1600), nullable=False),
+    Column("activity_id", String(64), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("doc", Text, nullable=False),
+    Index(
+        "ix_scaling_activities_resource",
+        "account_id",
+        "region",
+        "namespace",
+        "resource_id",
+        "start_time",
+    ),
 )
