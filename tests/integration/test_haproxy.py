@@ -539,9 +539,14 @@ def test_the_elbv2_api_drives_haproxy_through_the_server(
         found = elbv2.describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
         return [d["TargetHealth"] for d in found]
 
+    def diagnosis() -> str:
+        haproxy_log = fresh_server.data_dir / "haproxy" / "haproxy.log"
+        tail = haproxy_log.read_text()[-2000:] if haproxy_log.exists() else "no haproxy.log"
+        return f"{health()}\n{fresh_server.log_tail()}\n{tail}"
+
     deadline = time.monotonic() + 60
     while health() != [{"State": "healthy"}]:
-        assert time.monotonic() < deadline, health()
+        assert time.monotonic() < deadline, diagnosis()
         time.sleep(0.5)
     assert get(port, "/hello")[:2] == (200, "app /hello")
     config = (fresh_server.data_dir / "haproxy" / "haproxy.cfg").read_text()
@@ -552,7 +557,7 @@ def test_the_elbv2_api_drives_haproxy_through_the_server(
     )
     deadline = time.monotonic() + 30
     while get(port, "/gone")[0] != 503:
-        assert time.monotonic() < deadline, health()
+        assert time.monotonic() < deadline, diagnosis()
         time.sleep(0.5)
     before = app.requests
     assert [get(port, "/gone")[0] for _ in range(3)] == [503, 503, 503]

@@ -496,3 +496,13 @@ def test_a_port_another_process_holds_is_named_but_not_bound(tmp_path: Path) -> 
     assert lines_with(config, "    bind ") == ["bind 127.0.0.1:8080"]
     why = "cannot bind 127.0.0.1:9090: Address in use"
     assert f"# listener {held.arn} not bound: {why}" in config
+
+
+def test_sockets_of_a_deep_state_dir_go_to_a_short_path(tmp_path: Path) -> None:
+    assert ConfigSettings(state_dir=Path("/var/lib/openecs/haproxy")).sockets == Path(
+        "/var/lib/openecs/haproxy"
+    )
+    deep = ConfigSettings(state_dir=Path("/srv/" + "d" * 90 + "/haproxy"))
+    assert len(str(deep.admin_socket)) <= 97
+    assert deep.sockets == ConfigSettings(state_dir=deep.state_dir).sockets
+    assert deep.sockets != ConfigSettings(state_dir=Path("/srv/" + "e" * 90)).sockets

@@ -14,7 +14,6 @@ restarts it after shutdown.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import threading
@@ -67,11 +66,7 @@ class LoadBalancerController:
         self.bind_address = bind_address
         self.binary = binary
         self.plane = DataPlane(
-            ConfigSettings(
-                state_dir=self.state_dir,
-                socket_dir=_socket_dir(self.state_dir),
-                bind_address=bind_address,
-            ),
+            ConfigSettings(state_dir=self.state_dir, bind_address=bind_address),
             binary=binary,
         )
         self._lock = threading.Lock()
@@ -106,11 +101,3 @@ class LoadBalancerController:
         with self._lock:
             self._stopped = True
             self.plane.stop()
-
-
-def _socket_dir(state_dir: Path) -> Path:
-    """Unix socket paths are limited to ~107 bytes: a deep data dir puts them in /tmp."""
-    if len(str(state_dir / "master.sock")) < 100:
-        return state_dir
-    digest = hashlib.sha1(str(state_dir).encode()).hexdigest()[:12]
-    return Path("/tmp") / f"openecs-haproxy-{digest}"

@@ -74,7 +74,7 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 @dataclass(frozen=True)
 class ConfigSettings:
     state_dir: Path
-    # Sockets live here; kept short because a unix socket path has ~107 bytes at most.
+    # Sockets live here (default: see `sockets`).
     socket_dir: Path | None = None
     bind_address: str = "127.0.0.1"
     min_slots: int = 64
@@ -88,7 +88,14 @@ class ConfigSettings:
 
     @property
     def sockets(self) -> Path:
-        return self.socket_dir or self.state_dir
+        """Where the sockets go: `socket_dir`, else the state dir when its paths are short
+        enough (HAProxy binds `<path>.<pid>.tmp` first, 97 bytes at most), else /tmp."""
+        if self.socket_dir is not None:
+            return self.socket_dir
+        if len(str(self.state_dir.absolute() / "master.sock")) <= 90:
+            return self.state_dir
+        digest = hashlib.sha1(str(self.state_dir.absolute()).encode()).hexdigest()[:12]
+        return Path("/tmp") / f"openecs-haproxy-{digest}"
 
     @property
     def admin_socket(self) -> Path:

@@ -134,7 +134,7 @@ class HAProxyProcess:
         candidate = self.config_path.with_name("haproxy.cfg.new")
         candidate.write_text(config)
         checked = subprocess.run(
-            [self.binary, "-c", "-q", "-f", str(candidate)],
+            [self.binary, "-c", "-f", str(candidate)],
             capture_output=True,
             text=True,
             check=False,
