@@ -139,7 +139,6 @@ class Stack:
     cluster: str = ""
     agents: list[AgentProcess] = field(default_factory=list)
     ec2_agents: dict[str, tuple[AgentProcess, str, Any]] = field(default_factory=dict)
-    task_ids: set[str] = field(default_factory=set)
     servers: dict[str, ServerProcess] = field(default_factory=dict)
 
     # -- task definitions ----------------------------------------------------------
@@ -182,8 +181,6 @@ class Stack:
         result: dict[str, Any] = (ecs or self.ecs).run_task(
             cluster=cluster or self.cluster, taskDefinition=td, count=count, **kw
         )
-        for t in result["tasks"]:
-            self.task_ids.add(task_id(t["taskArn"]))
         return result
 
     def run_fargate(self, td: str, count: int = 1) -> list[str]:
@@ -324,9 +321,11 @@ class Stack:
             ids = docker("ps", "-aq", "--filter", f"label={label}").split()
             if ids:
                 docker("rm", "-f", *ids)
-        cgroups = TaskCgroups(CGROUP_ROOT)
-        for tid in self.task_ids:
-            cgroups.remove(tid)
+        for owner in filter(None, owners):
+            TaskCgroups(CGROUP_ROOT, parent=f"openecs/{owner}").sweep()
+            for hierarchy in CGROUP_ROOT.iterdir():
+                with contextlib.suppress(OSError):
+                    (hierarchy / "openecs" / owner).rmdir()
 
 
 def _identity(data_dir: Path) -> dict[str, Any]:
@@ -475,7 +474,9 @@ def test_the_metadata_endpoint_v4_answers_inside_the_container(stack: Stack) -> 
 
 
 def test_task_cpu_and_memory_are_the_limits_of_a_task_cgroup(stack: Stack) -> None:
-    cgroups = TaskCgroups(CGROUP_ROOT)
+    agent_id = _identity(stack.up.data_dir / "fargate-agent")["agent_id"]
+    parent = f"openecs/{agent_id}"
+    cgroups = TaskCgroups(CGROUP_ROOT, parent=parent)
     probe = (
         "cat /proc/self/cgroup; "
         "grep hierarchical_memory_limit /sys/fs/cgroup/memory/memory.stat 2>/dev/null; "
@@ -505,19 +506,19 @@ def test_task_cpu_and_memory_are_the_limits_of_a_task_cgroup(stack: Stack) -> No
     own = until(lambda: next((t for t in [logs(capped_id)] if "probed" in t), None), "capped")
     assert str(64 << 20) in own.split()
     assert "nofile=1024" in own
-    assert inspect(probe_id)["HostConfig"]["CgroupParent"] == f"/openecs/{tid}"
+    assert inspect(probe_id)["HostConfig"]["CgroupParent"] == f"/{parent}/{tid}"
     if cgroups.version == "v1":
-        memory_dir = CGROUP_ROOT / "memory" / "openecs" / tid
-        cpu_dir = CGROUP_ROOT / "cpu" / "openecs" / tid
+        memory_dir = CGROUP_ROOT / "memory" / parent / tid
+        cpu_dir = CGROUP_ROOT / "cpu" / parent / tid
         assert (memory_dir / "memory.limit_in_bytes").read_text().strip() == str(512 << 20)
         assert (cpu_dir / "cpu.cfs_quota_us").read_text().strip() == "25000"
         assert (cpu_dir / "cpu.cfs_period_us").read_text().strip() == "100000"
         # Inside, the container sits in the task's cgroup and sees the task's limit.
         out = until(lambda: next((t for t in [logs(probe_id)] if "probed" in t), None), "probe")
-        assert f"memory:/openecs/{tid}/{probe_id}" in out
+        assert f"memory:/{parent}/{tid}/{probe_id}" in out
         assert f"hierarchical_memory_limit {512 << 20}" in out
     else:
-        task_dir = CGROUP_ROOT / "openecs" / tid
+        task_dir = CGROUP_ROOT / parent / tid
         assert (task_dir / "memory.max").read_text().strip() == str(512 << 20)
         assert (task_dir / "cpu.max").read_text().strip() == "25000 100000"
 
@@ -761,7 +762,6 @@ def test_start_task_runs_on_the_named_instance_or_says_why_not(
     )
     assert started["failures"] == []
     [task] = started["tasks"]
-    stack.task_ids.add(task_id(task["taskArn"]))
     [running] = stack.wait("tasks_running", [task["taskArn"]], cluster)
     assert running["containerInstanceArn"] == instance
     assert (running["launchType"], running["startedBy"]) == ("EC2", "tests")

@@ -96,3 +96,26 @@ def test_remove_reports_a_cgroup_that_cannot_go_yet(tmp_path: Path) -> None:
     busy.mkdir(parents=True)
     (busy / "cgroup.procs").write_text("4242\n")  # stands for a process still inside
     assert not TaskCgroups(root).remove(TASK)
+
+
+def test_an_agents_cgroups_nest_under_its_own_parent(tmp_path: Path) -> None:
+    cgroups = TaskCgroups(v2_tree(tmp_path), parent="openecs/agent-1")
+    assert cgroups.create(TASK, cpu_units=1024, memory_mib=512) == f"/openecs/agent-1/{TASK}"
+    for level in (tmp_path, tmp_path / "openecs", tmp_path / "openecs" / "agent-1"):
+        assert (level / "cgroup.subtree_control").read_text() == "+cpu +memory"
+    assert (tmp_path / "openecs" / "agent-1" / TASK / "cpu.max").read_text() == "100000 100000"
+
+
+def test_sweep_takes_away_what_no_process_uses_and_only_under_its_parent(tmp_path: Path) -> None:
+    root = v1_tree(tmp_path)
+    mine = root / "memory" / "openecs" / "agent-1"
+    (mine / "left-behind" / "container-1").mkdir(parents=True)
+    busy = mine / "still-running"
+    busy.mkdir()
+    (busy / "cgroup.procs").write_text("4242\n")  # stands for a process still inside
+    other = root / "memory" / "openecs" / "agent-2" / "not-mine"
+    other.mkdir(parents=True)
+    assert TaskCgroups(root, parent="openecs/agent-1").sweep() == ["left-behind"]
+    assert not (mine / "left-behind").exists()
+    assert busy.is_dir()
+    assert other.is_dir()

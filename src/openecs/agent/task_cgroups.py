@@ -5,14 +5,16 @@ hard limit and `cpu` as a CFS quota of cpu/1024 CPUs. Every container of the
 task (the awsvpc pause container too) is created inside it (`CgroupParent`),
 so together they never exceed the task's size, whatever their own limits say.
 
-    cgroup v1   <root>/memory/openecs/<task-id>/memory.limit_in_bytes
-                <root>/cpu/openecs/<task-id>/cpu.cfs_period_us, cpu.cfs_quota_us, cpu.shares
-    cgroup v2   <root>/openecs/<task-id>/memory.max, cpu.max, cpu.weight
+    cgroup v1   <root>/memory/<parent>/<task-id>/memory.limit_in_bytes
+                <root>/cpu/<parent>/<task-id>/cpu.cfs_period_us, cpu.cfs_quota_us, cpu.shares
+    cgroup v2   <root>/<parent>/<task-id>/memory.max, cpu.max, cpu.weight
 
-The agent writes the limits before the first container starts; the engine's
-runtime creates the containers' cgroups below (and the task cgroup in the
-other v1 hierarchies). `remove` takes the whole subtree away once the
-containers have exited.
+The agent's parent is `openecs/<agent-id>`: several agents may share a host,
+and each cleans up only its own. The agent writes the limits before the
+first container starts; the engine's runtime creates the containers' cgroups
+below (and the task cgroup in the other v1 hierarchies). `remove` takes the
+whole subtree away once the containers have exited; `sweep` takes away what
+a crashed agent left behind (cgroups no process uses any more).
 
 LIMITATIONS: the engine must use the cgroupfs driver (under the systemd
 driver a parent has to be a slice) and see the same cgroup tree as the agent.
@@ -65,7 +67,8 @@ def _cpu_weight(shares: int) -> int:
 
 
 class TaskCgroups:
-    """Per-task cgroups under `<root>[/<controller>]/<parent>/<task-id>`."""
+    """Per-task cgroups under `<root>[/<controller>]/<parent>/<task-id>`; `parent`
+    is a relative path (`openecs/<agent-id>` for an agent)."""
 
     def __init__(self, root: Path = DEFAULT_CGROUP_ROOT, *, parent: str = "openecs") -> None:
         self.root = root
@@ -126,12 +129,14 @@ class TaskCgroups:
             _write(cpu_dir / "cpu.cfs_quota_us", str(self._quota(cpu_units)))
 
     def _create_v2(self, task_id: str, cpu_units: int, memory_mib: int) -> None:
-        parent_dir = self.root / self.parent
-        parent_dir.mkdir(exist_ok=True)
         # Controllers must be enabled on every level above the cgroup that uses them.
-        for level in (self.root, parent_dir):
+        level = self.root
+        _write(level / "cgroup.subtree_control", "+cpu +memory")
+        for part in Path(self.parent).parts:
+            level = level / part
+            level.mkdir(exist_ok=True)
             _write(level / "cgroup.subtree_control", "+cpu +memory")
-        task_dir = parent_dir / task_id
+        task_dir = level / task_id
         task_dir.mkdir(exist_ok=True)
         if memory_mib > 0:
             _write(task_dir / "memory.max", str(memory_mib * 1024 * 1024))
@@ -146,12 +151,13 @@ class TaskCgroups:
 
     # -- remove ------------------------------------------------------------------
 
-    def _task_dirs(self, task_id: str) -> list[Path]:
+    def _parent_dirs(self) -> list[Path]:
+        """This parent in every hierarchy (v1 has one per controller)."""
         if self.version == "v2":
-            return [self.root / self.parent / task_id]
+            return [self.root / self.parent]
         with contextlib.suppress(OSError):
             return [
-                hierarchy / self.parent / task_id
+                hierarchy / self.parent
                 for hierarchy in sorted(self.root.iterdir())
                 if hierarchy.is_dir() and not hierarchy.is_symlink()
             ]
@@ -161,21 +167,42 @@ class TaskCgroups:
         if self.version is None or not _SAFE_ID.fullmatch(task_id):
             return True
         gone = True
-        for task_dir in self._task_dirs(task_id):
-            if not task_dir.is_dir():
-                continue
-            # Bottom-up: a cgroup goes only once it has no children (and no processes).
-            for here, dirs, _ in sorted(os.walk(task_dir), key=lambda w: -len(w[0])):
-                for name in dirs:
-                    with contextlib.suppress(OSError):
-                        os.rmdir(os.path.join(here, name))
-            try:
-                task_dir.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
+        for parent in self._parent_dirs():
+            if not _remove_tree(parent / task_id):
                 gone = False
         return gone
 
+    def sweep(self) -> list[str]:
+        """Remove every task cgroup of this parent that no process uses; the task ids."""
+        if self.version is None:
+            return []
+        swept: set[str] = set()
+        for parent in self._parent_dirs():
+            with contextlib.suppress(OSError):
+                for task_dir in list(parent.iterdir()):
+                    plain = task_dir.is_dir() and _SAFE_ID.fullmatch(task_dir.name)
+                    if plain and _remove_tree(task_dir):
+                        swept.add(task_dir.name)
+        return sorted(swept)
+
     def exists(self, task_id: str) -> bool:
-        return any(d.is_dir() for d in self._task_dirs(task_id)) if self.version else False
+        if self.version is None:
+            return False
+        return any((parent / task_id).is_dir() for parent in self._parent_dirs())
+
+
+def _remove_tree(cgroup: Path) -> bool:
+    """rmdir a cgroup and its descendants, deepest first; False while a process holds one."""
+    if not cgroup.is_dir():
+        return True
+    for here, dirs, _ in sorted(os.walk(cgroup), key=lambda w: -len(w[0])):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(here, name))
+    try:
+        cgroup.rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
