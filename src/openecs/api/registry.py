@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from openecs.api.context import Handler, Operations
 from openecs.api.handlers import (
+    autoscaling,
     ecs_account_settings,
     ecs_attributes,
     ecs_clusters,
@@ -23,6 +24,7 @@ from openecs.api.handlers import (
 )
 from openecs.api.json_protocol import JsonService, load_service_model
 from openecs.api.query_protocol import QueryService
+from openecs.domain.scaling import ValidationException
 
 __all__ = ["build_services"]
 
@@ -58,4 +60,9 @@ def build_services() -> list[JsonService | QueryService]:
     elbv2 = QueryService(
         load_service_model("elbv2"), _merge(*(m.OPERATIONS for m in _ELBV2_MODULES))
     )
-    return [ecs, logs, elbv2]
+    autoscaling_service = JsonService(
+        load_service_model("application-autoscaling"),
+        autoscaling.OPERATIONS,
+        validation_error=ValidationException,
+    )
+    return [ecs, logs, elbv2, autoscaling_service]

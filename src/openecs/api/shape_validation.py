@@ -198,12 +198,23 @@ def _check_length(
         )
 
 
+def _compile_pattern(text: str) -> regex.Pattern[str] | None:
+    """The model's pattern, or None for the few written for Java's UTF-16 regexes
+    (Application Auto Scaling's XmlString spells surrogate pairs as a range
+    `\\uD800\\uDC00-\\uDBFF\\uDFFF`, which no Python regex accepts); those only
+    allow every valid character anyway."""
+    try:
+        return regex.compile(text)
+    except regex.error:
+        return None
+
+
 def _compile_string(shape: Shape) -> Checker:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     enum = list(shape.enum) if shape.enum else None
     enum_set = set(enum or ())
     pattern_text = shape.metadata.get("pattern")
-    pattern = regex.compile(pattern_text) if pattern_text else None
+    pattern = _compile_pattern(pattern_text) if pattern_text else None
 
     def check(value: Any, path: str, problems: list[str]) -> Any:
         if not isinstance(value, str):
