@@ -607,6 +607,15 @@ async def test_awsvpc_containers_share_the_pause_containers_namespace_and_ports(
     assert harness.container("web")["networkInterfaces"][0]["privateIpv4Address"] == ip
 
 
+async def test_an_awsvpc_task_whose_pause_container_exits_is_stopped(harness: Harness) -> None:
+    await running(harness, task(container("web"), network_mode="awsvpc"))
+    await harness.runtime.kill(docker_name("internalecspause"))
+    await harness.until_status("STOPPED")
+    assert harness.last["stopCode"] == "EssentialContainerExited"
+    assert "pause container exited" in harness.last["stoppedReason"]
+    assert harness.container("web")["lastStatus"] == "STOPPED"
+
+
 async def test_task_limits_go_on_the_task_cgroup_and_it_is_released(harness: Harness) -> None:
     cgroups = RecordingCgroups()
     runner = await running(
@@ -728,6 +737,20 @@ async def test_a_running_task_whose_containers_all_vanished_stops_and_creates_no
     await harness.until_status("STOPPED")
     assert harness.runtime.creates == []
     assert "removed while the agent was not running" in harness.last["stoppedReason"]
+
+
+async def test_an_awsvpc_task_whose_pause_container_went_while_the_agent_was_away_stops(
+    harness: Harness,
+) -> None:
+    desired = task(container("web"), network_mode="awsvpc")
+    await running(harness, desired)
+    await harness.kill_agent()
+    await harness.runtime.remove(docker_name("internalecspause"), force=True)
+    harness.reports.clear()
+    harness.start({**desired, "lastStatus": "RUNNING"}, adopted=await harness.adoptable())
+    await harness.until_status("STOPPED")
+    assert "pause container exited" in harness.last["stoppedReason"]
+    assert harness.runtime.signals_received(docker_name("web")) == ["SIGTERM"]
 
 
 async def test_adopted_containers_of_a_task_wanted_stopped_are_stopped(

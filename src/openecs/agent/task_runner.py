@@ -52,6 +52,7 @@ PAUSE_CONTAINER_NAME = "~internal~ecs~pause"
 _NOT_YET_RUNNING = ("PROVISIONING", "PENDING", "ACTIVATING")
 _ESSENTIAL_EXITED = "Essential container in task exited"
 _OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+_NETWORK_GONE = "The task's network namespace is gone: its pause container exited"
 # How long to wait for the engine to let go of a stopped task's cgroup.
 _CGROUP_RELEASE_ATTEMPTS = 50
 _CGROUP_RELEASE_INTERVAL = 0.1
@@ -170,6 +171,11 @@ class TaskRunner:
             self._notify()
 
     async def on_event(self, event: ContainerEvent) -> None:
+        if self.pause_id and event.container_id == self.pause_id:
+            # The pause container holds an awsvpc task's network: without it, no task.
+            if event.action is EventAction.DIE:
+                self.request_stop("EssentialContainerExited", _NETWORK_GONE)
+            return
         track = self._track_for(event.container_id, event.labels)
         if track is None:
             return
@@ -451,9 +457,15 @@ class TaskRunner:
         """Take back containers that ran on while the agent was away; those missing
         were removed meanwhile and end the task if essential."""
         pause = self.adopted.get(PAUSE_CONTAINER_NAME)
-        if pause and self.ctx.network_mode == "awsvpc":
-            with contextlib.suppress(NotFound):
-                self._take_pause(await self.runtime.inspect(pause))
+        if self.ctx.network_mode == "awsvpc":
+            state = None
+            if pause:
+                with contextlib.suppress(NotFound):
+                    state = await self.runtime.inspect(pause)
+            if state is not None:
+                self._take_pause(state)
+            if state is None or not state.running:
+                self.request_stop("EssentialContainerExited", _NETWORK_GONE)
         for name, track in self.tracks.items():
             container = self.adopted.get(name)
             state = None
