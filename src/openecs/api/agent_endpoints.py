@@ -5,6 +5,7 @@ reports what Docker did. Private to OpenECS, SigV4-signed like the public APIs.
     POST /agent/v1/poll      → the instance's desired tasks; a long poll that
                                returns at once when they change (push, not poll)
     POST /agent/v1/report    → task and container state changes, batched
+    POST /agent/v1/metrics   → tasks' CPU and memory utilization, every 10 s
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from openecs.domain.errors import AwsError, InvalidParameterException, Serializa
 from openecs.domain.resources import Capacity
 from openecs.domain.scope import Scope
 from openecs.domain.task import Task
-from openecs.usecases import agent_channel, container_instances
+from openecs.usecases import agent_channel, container_instances, task_metrics
 from openecs.usecases.backend import Backend
 from openecs.usecases.container_instances import Registration
 
@@ -162,6 +163,19 @@ def agent_routes(
             return error(err)
         return JSONResponse({"changed": changed})
 
+    async def metrics(request: Request) -> Response:
+        try:
+            scope, p = await authenticated(request)
+            reports = p.get("tasks") or []
+            if not isinstance(reports, list) or not all(isinstance(r, dict) for r in reports):
+                raise InvalidParameterException("tasks must be a list of task utilizations.")
+            recorded = await run_in_threadpool(
+                task_metrics.record_task_utilization, backend, scope, reports
+            )
+        except AwsError as err:
+            return error(err)
+        return JSONResponse({"recorded": recorded})
+
     async def fleet_register(request: Request) -> Response:
         """Register many simulated hosts at once (`openecs agent --simulate N`)."""
         try:
@@ -239,6 +253,7 @@ def agent_routes(
         Route("/agent/v1/register", register, methods=["POST"]),
         Route("/agent/v1/poll", poll, methods=["POST"]),
         Route("/agent/v1/report", report, methods=["POST"]),
+        Route("/agent/v1/metrics", metrics, methods=["POST"]),
         Route("/agent/v1/fleet/register", fleet_register, methods=["POST"]),
         Route("/agent/v1/fleet/poll", fleet_poll, methods=["POST"]),
         Route("/agent/v1/fleet/report", fleet_report, methods=["POST"]),

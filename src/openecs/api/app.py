@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ from openecs.domain.errors import (
 )
 from openecs.usecases.backend import Backend
 
-__all__ = ["ApiAnswer", "ApiGateway", "create_app"]
+__all__ = ["ApiAnswer", "ApiGateway", "RequestCounts", "create_app"]
 
 log = logging.getLogger("openecs.api")
 
@@ -59,6 +61,22 @@ class ApiAnswer:
     media_type: str
     operation: str
     error_code: str | None = None
+
+
+class RequestCounts:
+    """Answered AWS API requests by (operation, HTTP status), for `/metrics`."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, int]] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, operation: str, status: int) -> None:
+        with self._lock:
+            self._counts[(operation, status)] += 1
+
+    def snapshot(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._counts)
 
 
 class ApiGateway:
@@ -175,6 +193,7 @@ def create_app(
     gateway: ApiGateway,
     extra_routes: Sequence[BaseRoute] = (),
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    request_counts: RequestCounts | None = None,
 ) -> Starlette:
     async def aws_api(request: Request) -> Response:
         started = time.perf_counter()
@@ -193,6 +212,8 @@ def create_app(
             media_type=answer.media_type,
             headers=response_headers,
         )
+        if request_counts is not None:
+            request_counts.add(answer.operation, answer.status)
         log.info(
             "request",
             extra={

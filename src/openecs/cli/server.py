@@ -13,14 +13,16 @@ import uvicorn
 from starlette.applications import Starlette
 
 from openecs.api.agent_endpoints import agent_routes
-from openecs.api.app import ApiGateway, create_app
+from openecs.api.app import ApiGateway, RequestCounts, create_app
 from openecs.api.auth import Authenticator
 from openecs.api.plan_endpoints import plan_routes
+from openecs.api.prometheus import prometheus_routes
 from openecs.api.registry import build_services
 from openecs.cli.credentials import load_or_create_credentials
 from openecs.controllers.housekeeping import housekeeping_steps
 from openecs.controllers.load_balancer import LoadBalancerController
 from openecs.controllers.loop import ControllerLoop
+from openecs.controllers.metrics_retention import metrics_retention_steps
 from openecs.controllers.services import service_steps
 from openecs.platform.clock import SystemClock
 from openecs.platform.config import ServerConfig, env_default
@@ -114,6 +116,7 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
         )
         + service_steps(backend)
         + load_balancer.steps()
+        + metrics_retention_steps(backend)
     )
 
     @asynccontextmanager
@@ -126,11 +129,13 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             await asyncio.to_thread(load_balancer.stop)
 
     ecs = next(s for s in gateway.by_prefix.values() if s.signing_name == "ecs")
+    request_counts = RequestCounts()
     routes = [
         *agent_routes(backend, auth, agent_timeout=config.agent_timeout_seconds),
         *plan_routes(backend, auth, ecs),
+        *prometheus_routes(backend, request_counts),
     ]
-    return create_app(gateway, routes, lifespan), backend
+    return create_app(gateway, routes, lifespan, request_counts), backend
 
 
 def run_server(config: ServerConfig) -> int:
