@@ -253,8 +253,19 @@ def test_an_alb_request_count_policy_needs_a_resource_label(scaling: Any, target
     assert code == "ValidationException"
     assert "ResourceLabel" in text
     label = "app/web-lb/50dc6c495c0c9188/targetgroup/web-tg/73e2d6bc24d8a067"
-    config["PredefinedMetricSpecification"]["ResourceLabel"] = label
-    scaling.put_scaling_policy(**params, TargetTrackingScalingPolicyConfiguration=config)
+    labelled = {
+        "TargetValue": 100.0,
+        "PredefinedMetricSpecification": {
+            "PredefinedMetricType": "ALBRequestCountPerTarget",
+            "ResourceLabel": label,
+        },
+    }
+    scaling.put_scaling_policy(**params, TargetTrackingScalingPolicyConfiguration=labelled)
+    [policy] = scaling.describe_scaling_policies(
+        ServiceNamespace="ecs", ResourceId=target, PolicyNames=["rps"]
+    )["ScalingPolicies"]
+    spec = policy["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
+    assert spec["ResourceLabel"] == label
 
 
 def test_a_step_scaling_policy_is_stored_without_alarms(scaling: Any, target: str) -> None:

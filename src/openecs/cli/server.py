@@ -22,6 +22,7 @@ from openecs.cli.credentials import load_or_create_credentials
 from openecs.controllers.housekeeping import housekeeping_steps
 from openecs.controllers.load_balancer import LoadBalancerController
 from openecs.controllers.loop import ControllerLoop
+from openecs.controllers.scaling import scaling_steps
 from openecs.controllers.metrics_retention import metrics_retention_steps
 from openecs.controllers.services import service_steps
 from openecs.platform.clock import SystemClock
@@ -115,6 +116,7 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             task_retention=config.task_retention_seconds,
         )
         + service_steps(backend)
+        + scaling_steps(backend)
         + load_balancer.steps()
         + metrics_retention_steps(backend)
     )
