@@ -39,6 +39,7 @@ from openecs.agent.control_client import ControlPlaneClient, ControlPlaneError
 from openecs.agent.identity import AgentIdentity, load_identity, save_identity
 from openecs.agent.metadata_server import MetadataServer
 from openecs.agent.reporter import Reporter
+from openecs.agent.stats_sampler import StatsSampler, reservations_from_runners
 from openecs.agent.task_cgroups import DEFAULT_CGROUP_ROOT, TaskCgroups
 from openecs.agent.task_runner import TaskRunner
 from openecs.domain.errors import AwsError
@@ -129,11 +130,17 @@ class Agent:
         await self._prepare_host()
         await self._register()
         await self._find_adoptable()
+        sampler = StatsSampler(
+            self.runtime,
+            lambda: reservations_from_runners(self.runners.values()),
+            self._send_metrics,
+        )
         background = [
             asyncio.create_task(self.reporter.run(), name="reporter"),
             asyncio.create_task(self._event_loop(), name="events"),
             asyncio.create_task(self._poll_loop(), name="poll"),
             asyncio.create_task(self._cleanup_loop(), name="cleanup"),
+            asyncio.create_task(sampler.run(), name="stats"),
         ]
         try:
             done, _ = await asyncio.wait(background, return_when=asyncio.FIRST_COMPLETED)
@@ -245,6 +252,11 @@ class Agent:
     async def _send_reports(self, batch: list[dict[str, Any]]) -> None:
         await self.control.call(
             "/agent/v1/report", {"instanceId": self.instance_id, "tasks": batch}
+        )
+
+    async def _send_metrics(self, batch: list[dict[str, Any]]) -> None:
+        await self.control.call(
+            "/agent/v1/metrics", {"instanceId": self.instance_id, "tasks": batch}
         )
 
     async def _poll_loop(self) -> None:
