@@ -1,5 +1,10 @@
 """Application Auto Scaling (ECS services): scalable targets, scaling policies,
-scheduled actions, scaling activities."""
+scheduled actions, scaling activities.
+
+LIMITATIONS: TagResource, UntagResource, ListTagsForResource and
+GetPredictiveScalingForecast answer UnsupportedFeatureException; Tags given to
+RegisterScalableTarget are ignored; IncludeNotScaledActivities shows nothing more.
+"""
 
 from __future__ import annotations
 
