@@ -84,9 +84,9 @@ class StreamPosition:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """An event as the store holds it; `stream_name` is filled in by group-wide reads."""
+class StoredEvent(NamedTuple):
+    """An event as the store holds it; `stream_name` is filled in by group-wide reads.
+    (A tuple: reads hand out 10,000 at a time.)"""
 
     stream_id: int
     timestamp: int

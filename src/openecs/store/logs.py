@@ -305,17 +305,6 @@ def append_events(
     )
 
 
-def _event(row: Any, stream_name: str = "") -> StoredEvent:
-    return StoredEvent(
-        stream_id=row.stream_id,
-        timestamp=row.timestamp,
-        seq=row.seq,
-        ingestion_time=row.ingestion_time,
-        message=row.message,
-        stream_name=stream_name,
-    )
-
-
 def read_stream(
     conn: Connection,
     stream_id: int,
@@ -348,7 +337,8 @@ def read_stream(
         query = query.order_by(c.timestamp.desc(), c.seq.desc())
     else:
         query = query.order_by(c.timestamp, c.seq)
-    events = [_event(row) for row in conn.execute(query.limit(limit))]
+    # Columns in StoredEvent's order: rows become events without a look-up per field.
+    events = [StoredEvent(*row) for row in conn.execute(query.limit(limit))]
     if newest_first:
         events.reverse()
     return events
@@ -389,7 +379,7 @@ def scan_group(
         else:
             query = query.where(e.timestamp >= cursor[0], tuple_(*key) > tuple_(*cursor))
     query = query.order_by(*(k.desc() for k in key) if descending else key)
-    return [_event(row, row.name) for row in conn.execute(query.limit(limit))]
+    return [StoredEvent(*row) for row in conn.execute(query.limit(limit))]
 
 
 # --- retention -----------------------------------------------------------------------
