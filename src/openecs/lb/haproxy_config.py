@@ -499,6 +499,9 @@ def _global(settings: ConfigSettings) -> list[str]:
         "    option forwardfor",
         "    option redispatch",
         "    retries 2",
+        # A target that just died (its published port resets) costs a retry on
+        # another target, not a failed request.
+        "    retry-on conn-failure empty-response response-timeout",
         "    timeout connect 5s",
         "    timeout client 60s",
         "    timeout server 60s",
