@@ -14,7 +14,6 @@ Callers name a revision three ways, as ECS accepts them:
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,7 +142,8 @@ class TaskDefinition:
             "revision": self.revision,
             "status": self.status,
         }
-        doc.update(copy.deepcopy(self.body))
+        # Shallow: callers serialize the document, they never change it.
+        doc.update(self.body)
         doc["registeredAt"] = self.registered_at
         doc["registeredBy"] = self.registered_by
         if self.deregistered_at is not None:
