@@ -152,6 +152,22 @@ def test_describe_log_groups_by_pattern_shows_names_only(logs: Any, unique: Uniq
     assert error_of(err)[0] == "InvalidParameterException"
 
 
+def test_describe_log_groups_by_identifiers_and_class(logs: Any, unique: Unique) -> None:
+    standard, infrequent, other = (group_name(unique) for _ in range(3))
+    logs.create_log_group(logGroupName=standard)
+    logs.create_log_group(logGroupName=infrequent, logGroupClass="INFREQUENT_ACCESS")
+    logs.create_log_group(logGroupName=other)
+    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{infrequent}"
+    found = logs.describe_log_groups(logGroupIdentifiers=[standard, arn])["logGroups"]
+    assert sorted(g["logGroupName"] for g in found) == sorted([standard, infrequent])
+    classed = logs.describe_log_groups(
+        logGroupIdentifiers=[standard, infrequent, other], logGroupClass="ESSENTIALS"
+    )["logGroups"]
+    assert [(g["logGroupName"], g["logGroupClass"]) for g in classed] == [
+        (infrequent, "INFREQUENT_ACCESS")
+    ]
+
+
 def test_log_groups_live_in_their_region(server: ServerProcess, logs: Any, unique: Unique) -> None:
     name = group_name(unique)
     logs.create_log_group(logGroupName=name)
