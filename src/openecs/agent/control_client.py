@@ -29,9 +29,12 @@ class _Signer:
     credentials: Credentials
     region: str
 
-    def headers(self, url: str, body: bytes) -> dict[str, str]:
+    def headers(self, url: str, body: bytes, extra: dict[str, str] | None = None) -> dict[str, str]:
         request = AWSRequest(
-            method="POST", url=url, data=body, headers={"Content-Type": "application/json"}
+            method="POST",
+            url=url,
+            data=body,
+            headers={"Content-Type": "application/json", **(extra or {})},
         )
         SigV4Auth(self.credentials, "ecs", self.region).add_auth(request)
         return dict(request.headers.items())
@@ -49,10 +52,25 @@ class ControlPlaneClient:
             limits=httpx.Limits(max_keepalive_connections=4),
         )
 
-    async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def ecs(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Call an ECS API operation (JSON 1.1), e.g. on behalf of a task."""
+        return await self.call(
+            "/",
+            payload,
+            headers={
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": f"AmazonEC2ContainerServiceV20141113.{operation}",
+            },
+        )
+
+    async def call(
+        self, path: str, payload: dict[str, Any], *, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         url = self.endpoint + path
         body = json.dumps(payload, separators=(",", ":")).encode()
-        response = await self._http.post(url, content=body, headers=self._signer.headers(url, body))
+        response = await self._http.post(
+            url, content=body, headers=self._signer.headers(url, body, headers)
+        )
         data: dict[str, Any] = response.json() if response.content else {}
         if 400 <= response.status_code < 500:
             raise ControlPlaneError(

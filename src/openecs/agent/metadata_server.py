@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openecs.agent.container_runtime import ContainerRuntime, ContainerStats, DockerError
+from openecs.agent.control_client import ControlPlaneError
 from openecs.agent.task_runner import TaskRunner, Track
 
 __all__ = ["MetadataServer"]
@@ -68,7 +70,10 @@ class MetadataServer:
         cluster_arn: Callable[[TaskRunner], str],
         availability_zone: str,
         launch_type: str,
+        ecs_call: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
+        # Calls the ECS API on a task's behalf (the task protection endpoint).
+        self._ecs_call = ecs_call
         self._runner_for = runners
         self._runtime = runtime
         self._cluster_arn = cluster_arn
@@ -175,10 +180,62 @@ class MetadataServer:
         stats = await asyncio.gather(*(self._stats_of(runner, t) for t in tracks))
         return JSONResponse({t.runtime_id: s for t, s in zip(tracks, stats, strict=True)})
 
+    async def _task_protection(self, request: Request) -> Response:
+        """ECS agent API: `$ECS_AGENT_URI/task-protection/v1/state`, GET or PUT
+        {"ProtectionEnabled": bool, "ExpiresInMinutes": n}."""
+        runner = self._runner_for(request.path_params["task_id"])
+        if runner is None or self._ecs_call is None:
+            return _protection_error("", "ResourceNotFoundException", "Unknown task", 404)
+        payload: dict[str, Any] = {"cluster": self._cluster_arn(runner), "tasks": [runner.task_arn]}
+        operation = "GetTaskProtection"
+        if request.method == "PUT":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get("ProtectionEnabled"), bool):
+                return _protection_error(
+                    runner.task_arn,
+                    "InvalidParameterException",
+                    "Invalid request: ProtectionEnabled is required and must be a boolean.",
+                    400,
+                )
+            operation = "UpdateTaskProtection"
+            payload["protectionEnabled"] = body["ProtectionEnabled"]
+            if body.get("ExpiresInMinutes") is not None:
+                payload["expiresInMinutes"] = body["ExpiresInMinutes"]
+        try:
+            result = await self._ecs_call(operation, payload)
+        except ControlPlaneError as err:
+            return _protection_error(runner.task_arn, err.code, err.message, 400)
+        except (httpx.HTTPError, OSError) as exc:
+            return _protection_error(runner.task_arn, "ServerException", str(exc), 500)
+        if result.get("failures"):
+            failure = result["failures"][0]
+            return _protection_error(
+                runner.task_arn, str(failure.get("reason")), str(failure.get("detail") or ""), 400
+            )
+        found = (result.get("protectedTasks") or [{}])[0]
+        expires = found.get("expirationDate")
+        return JSONResponse(
+            {
+                "protection": {
+                    "ExpirationDate": _iso(float(expires)) if expires is not None else None,
+                    "ProtectionEnabled": bool(found.get("protectionEnabled")),
+                    "TaskArn": runner.task_arn,
+                }
+            }
+        )
+
     def app(self) -> Starlette:
         base = "/v4/{task_id}/{name}"
         return Starlette(
             routes=[
+                Route(
+                    "/api/{task_id}/task-protection/v1/state",
+                    self._task_protection,
+                    methods=["GET", "PUT"],
+                ),
                 Route(base, self._container_meta),
                 Route(base + "/task", self._task_meta),
                 Route(base + "/stats", self._container_stats),
@@ -230,3 +287,9 @@ def _num(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return 0.0
+
+
+def _protection_error(arn: str, code: str, message: str, status: int) -> Response:
+    return JSONResponse(
+        {"error": {"Arn": arn, "Code": code, "Message": message}}, status_code=status
+    )
