@@ -275,6 +275,24 @@ def seeded(fuzz_server: ServerProcess, http: httpx.Client) -> ServerProcess:
             fuzz_server.endpoint, "CreateCluster", {"clusterName": name}, region=REGION, client=http
         )
         assert response.status_code == 200, response.text
+    # A log group and stream named like the edge-case identifier, so CloudWatch Logs
+    # operations (signed for "logs") reach past their not-found checks.
+    logs = _service("logs")
+    assert isinstance(logs, JsonService)
+    for operation, body in (
+        ("CreateLogGroup", {"logGroupName": "fuzz"}),
+        ("CreateLogStream", {"logGroupName": "fuzz", "logStreamName": "fuzz"}),
+    ):
+        response = call(
+            fuzz_server.endpoint,
+            operation,
+            body,
+            region=REGION,
+            service=logs.signing_name,
+            target_prefix=logs.target_prefix,
+            client=http,
+        )
+        assert response.status_code == 200, response.text
     return fuzz_server
 
 

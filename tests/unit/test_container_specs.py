@@ -232,9 +232,18 @@ def test_only_local_log_drivers_are_configured() -> None:
     local = web(logConfiguration={"logDriver": "json-file", "options": {"max-size": "1m"}})
     spec = container_spec(local, {}, ctx())
     assert (spec.log_driver, dict(spec.log_options)) == ("json-file", {"max-size": "1m"})
-    remote = web(logConfiguration={"logDriver": "awslogs", "options": {"awslogs-group": "g"}})
+    remote = web(logConfiguration={"logDriver": "splunk", "options": {"splunk-url": "u"}})
     spec = container_spec(remote, {}, ctx())
     assert (spec.log_driver, dict(spec.log_options)) == (None, {})
+
+
+def test_awslogs_containers_log_to_bounded_json_files_the_agent_ships() -> None:
+    awslogs = web(logConfiguration={"logDriver": "awslogs", "options": {"awslogs-group": "g"}})
+    spec = container_spec(awslogs, {}, ctx())
+    assert (spec.log_driver, dict(spec.log_options)) == (
+        "json-file",
+        {"max-size": "10m", "max-file": "3"},
+    )
 
 
 def test_task_cgroup_and_cpu_limit_reach_dockers_host_config() -> None:

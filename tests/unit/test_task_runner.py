@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -27,7 +27,8 @@ from openecs.agent.container_runtime import (
 )
 from openecs.agent.container_specs import TaskContext
 from openecs.agent.fake_runtime import FakeRuntime
-from openecs.agent.task_runner import PAUSE_CONTAINER_NAME, TaskRunner
+from openecs.agent.log_shipper import LogLine, LogsApiError, LogsClientPool
+from openecs.agent.task_runner import PAUSE_CONTAINER_NAME, LogShipping, TaskRunner
 from openecs.platform.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -159,6 +160,7 @@ class Harness:
         ctx: TaskContext | None = None,
         adopted: Mapping[str, str] | None = None,
         cgroups: RecordingCgroups | None = None,
+        log_shipping: LogShipping | None = None,
     ) -> TaskRunner:
         mode = str(desired["networkMode"])
         self._listen()
@@ -172,6 +174,7 @@ class Harness:
             awsvpc_network=AWSVPC,
             adopted=adopted,
             cgroups=cgroups,
+            log_shipping=log_shipping,
         )
         self.run_task = asyncio.create_task(self.runner.run())
         return self.runner
@@ -815,3 +818,109 @@ async def test_containers_removed_after_cleanup(harness: Harness) -> None:
     assert len(await harness.adoptable()) == 2
     await runner.remove_containers()
     assert await harness.adoptable() == {}
+
+
+# -- awslogs -----------------------------------------------------------------------
+
+
+class MemoryLogs:
+    """A LogsClient (and its pool) keeping log events in memory."""
+
+    def __init__(self, groups: tuple[str, ...] = ()) -> None:
+        self.groups: dict[str, dict[str, list[str]]] = {g: {} for g in groups}
+        self.regions: list[str] = []
+
+    def for_region(self, region: str) -> MemoryLogs:
+        self.regions.append(region)
+        return self
+
+    async def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        group = payload["logGroupName"]
+        if operation == "CreateLogGroup":
+            self.groups.setdefault(group, {})
+        elif group not in self.groups:
+            raise LogsApiError(
+                "ResourceNotFoundException", "The specified log group does not exist."
+            )
+        elif operation == "CreateLogStream":
+            self.groups[group].setdefault(payload["logStreamName"], [])
+        elif operation == "PutLogEvents":
+            stream = self.groups[group][payload["logStreamName"]]
+            stream.extend(e["message"] for e in payload["logEvents"])
+        return {}
+
+
+class ScriptedSource:
+    """Each container's output: lines given up front, ended when the container is."""
+
+    def __init__(self, text: list[str]) -> None:
+        self.text = text
+        self.followed: list[str] = []
+
+    async def follow(self, container_id: str, *, since_nanos: int) -> AsyncIterator[LogLine]:
+        self.followed.append(container_id)
+        for i, line in enumerate(self.text):
+            nanos = int(T0 * 1e9) + i * 1000
+            if nanos >= since_nanos:
+                yield LogLine(nanos, line)
+
+
+def shipping(logs: MemoryLogs, source: ScriptedSource, tmp_path: Any) -> LogShipping:
+    return LogShipping(source=source, pool=cast(LogsClientPool, logs), data_dir=tmp_path)
+
+
+def awslogs(group: str, **extra: str) -> dict[str, Any]:
+    options = {"awslogs-group": group, "awslogs-region": "eu-west-1", **extra}
+    return {"logDriver": "awslogs", "options": {"awslogs-stream-prefix": "web", **options}}
+
+
+async def test_awslogs_output_is_shipped_before_the_task_reports_stopped(
+    harness: Harness, tmp_path: Any
+) -> None:
+    logs, source = MemoryLogs(("g",)), ScriptedSource(["one", "two", "three"])
+    desired = task(container("app", logConfiguration=awslogs("g")))
+    runner = await running(harness, desired, log_shipping=shipping(logs, source, tmp_path))
+    assert logs.regions == ["eu-west-1"]
+    runner.request_stop("UserInitiated", "done")
+    await harness.until_status("STOPPED")
+    assert logs.groups["g"] == {f"web/app/{TASK_ID}": ["one", "two", "three"]}
+    assert (tmp_path / "awslogs").is_dir()
+    await runner.remove_containers()
+    assert list((tmp_path / "awslogs").iterdir()) == []
+
+
+async def test_a_log_group_it_may_not_create_fails_the_start(
+    harness: Harness, tmp_path: Any
+) -> None:
+    logs, source = MemoryLogs(), ScriptedSource(["never"])
+    desired = task(container("app", logConfiguration=awslogs("missing")))
+    harness.start(desired, log_shipping=shipping(logs, source, tmp_path))
+    await harness.until_status("STOPPED")
+    assert harness.last["stopCode"] == "TaskFailedToStart"
+    assert harness.last["stoppedReason"].startswith("ResourceInitializationError")
+    assert "ResourceNotFoundException" in harness.last["stoppedReason"]
+    assert not any(e.action is EventAction.START for e in harness.events)
+    assert source.followed == []
+
+
+async def test_an_adopted_awslogs_container_resumes_shipping(
+    harness: Harness, tmp_path: Any
+) -> None:
+    logs, source = MemoryLogs(("g",)), ScriptedSource(["one", "two"])
+    desired = task(
+        container("app", logConfiguration=awslogs("g", **{"awslogs-create-group": "true"}))
+    )
+    first = await running(harness, desired, log_shipping=shipping(logs, source, tmp_path))
+    await first.stop_shippers()  # the agent shuts down (Agent.aclose)
+    await harness.kill_agent()
+    adopted = await harness.adoptable()
+    source.text.append("three")
+    runner = harness.start(
+        task(container("app", logConfiguration=awslogs("g")), last_status="RUNNING"),
+        adopted=adopted,
+        log_shipping=shipping(logs, source, tmp_path),
+    )
+    await harness.until_status("RUNNING")
+    runner.request_stop("UserInitiated", "done")
+    await harness.until_status("STOPPED")
+    assert logs.groups["g"][f"web/app/{TASK_ID}"] == ["one", "two", "three"]

@@ -36,12 +36,14 @@ from openecs.agent.container_runtime import (
 )
 from openecs.agent.container_specs import TaskContext
 from openecs.agent.control_client import ControlPlaneClient, ControlPlaneError
+from openecs.agent.docker_runtime import DockerRuntime
 from openecs.agent.identity import AgentIdentity, load_identity, save_identity
+from openecs.agent.log_shipper import DockerLogSource, LogsClientPool
 from openecs.agent.metadata_server import MetadataServer
 from openecs.agent.reporter import Reporter
 from openecs.agent.stats_sampler import StatsSampler, reservations_from_runners
 from openecs.agent.task_cgroups import DEFAULT_CGROUP_ROOT, TaskCgroups
-from openecs.agent.task_runner import TaskRunner
+from openecs.agent.task_runner import LogShipping, TaskRunner
 from openecs.domain.errors import AwsError
 from openecs.domain.task_size import parse_task_cpu, parse_task_memory
 from openecs.platform.clock import Clock, SystemClock
@@ -114,6 +116,16 @@ class Agent:
         )
         self._gateways: dict[str, str] = {}
         self.ready = asyncio.Event()
+        # awslogs containers' output, shipped by the agent (only with a Docker engine).
+        self.log_pool: LogsClientPool | None = None
+        self.log_shipping: LogShipping | None = None
+        if isinstance(runtime, DockerRuntime):
+            self.log_pool = LogsClientPool(config.endpoint, config.access_key, config.secret_key)
+            self.log_shipping = LogShipping(
+                source=DockerLogSource(runtime.client),
+                pool=self.log_pool,
+                data_dir=config.data_dir,
+            )
 
     @property
     def is_fargate(self) -> bool:
@@ -367,6 +379,7 @@ class Agent:
             awsvpc_network=AWSVPC_NETWORK,
             adopted=self._adoptable.pop(arn, None),
             cgroups=self.cgroups,
+            log_shipping=self.log_shipping,
         )
         self.runners[arn] = runner
         self._runner_tasks[arn] = asyncio.create_task(self._run(runner), name=f"task {task_id}")
@@ -413,6 +426,9 @@ class Agent:
 
     async def aclose(self) -> None:
         await self.metadata.stop()
+        await asyncio.gather(*(r.stop_shippers() for r in self.runners.values()))
+        if self.log_pool is not None:
+            await self.log_pool.aclose()
         await self.control.aclose()
 
 
@@ -434,6 +450,7 @@ _CAPABILITIES = (
     "ecs.capability.container-ordering",
     "ecs.capability.task-eni",
     "ecs.capability.docker-plugin.local",
+    "ecs.capability.execution-role-awslogs",
     "ecs.capability.full-sync",
 )
 

@@ -208,11 +208,24 @@ def container_spec(
         dns_search_domains=tuple(definition.get("dnsSearchDomains") or ()),
         cap_add=tuple(caps.get("add") or ()),
         cap_drop=tuple(caps.get("drop") or ()),
-        log_driver=log_driver if log_driver in ("json-file", "none", "local") else None,
-        log_options=dict(log.get("options") or {}) if log_driver in ("json-file", "local") else {},
+        **_log_settings(log_driver, log.get("options") or {}),
         tty=bool(definition.get("pseudoTerminal", False)),
         interactive=bool(definition.get("interactive", False)),
     )
+
+
+# awslogs: Docker keeps the output in json-file (bounded); the agent's LogShipper reads
+# it back through the Engine API and ships it. Docker's own awslogs driver is never used.
+AWSLOGS_LOCAL_OPTIONS = {"max-size": "10m", "max-file": "3"}
+
+
+def _log_settings(driver: str | None, options: Mapping[str, str]) -> dict[str, Any]:
+    if driver == "awslogs":
+        return {"log_driver": "json-file", "log_options": dict(AWSLOGS_LOCAL_OPTIONS)}
+    return {
+        "log_driver": driver if driver in ("json-file", "none", "local") else None,
+        "log_options": dict(options) if driver in ("json-file", "local") else {},
+    }
 
 
 def pause_spec(

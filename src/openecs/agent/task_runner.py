@@ -23,6 +23,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from openecs.agent.container_runtime import (
@@ -39,10 +40,17 @@ from openecs.agent.container_runtime import (
     PortMapping,
 )
 from openecs.agent.container_specs import TaskContext, container_spec, pause_spec, port_mappings
+from openecs.agent.log_shipper import (
+    AwslogsOptions,
+    LogDriverError,
+    LogsClientPool,
+    LogShipper,
+    LogSource,
+)
 from openecs.agent.task_cgroups import TaskLimits
 from openecs.platform.clock import Clock
 
-__all__ = ["PAUSE_CONTAINER_NAME", "TaskFailedToStart", "TaskRunner", "Track"]
+__all__ = ["PAUSE_CONTAINER_NAME", "LogShipping", "TaskFailedToStart", "TaskRunner", "Track"]
 
 log = logging.getLogger("openecs.agent.task")
 
@@ -56,6 +64,19 @@ _NETWORK_GONE = "The task's network namespace is gone: its pause container exite
 # How long to wait for the engine to let go of a stopped task's cgroup.
 _CGROUP_RELEASE_ATTEMPTS = 50
 _CGROUP_RELEASE_INTERVAL = 0.1
+# A stopped container's output gets this long to be shipped before the STOPPED report,
+# then `_SHIPPER_STOP_TIMEOUT` more to flush what is buffered.
+_SHIPPER_DRAIN_TIMEOUT = 10.0
+_SHIPPER_STOP_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogShipping:
+    """What an agent gives its runners to ship awslogs containers' output."""
+
+    source: LogSource
+    pool: LogsClientPool
+    data_dir: Path
 
 
 class TaskFailedToStart(Exception):
@@ -110,6 +131,7 @@ class TaskRunner:
         awsvpc_network: str,
         adopted: Mapping[str, str] | None = None,
         cgroups: TaskLimits | None = None,
+        log_shipping: LogShipping | None = None,
     ) -> None:
         self.task_arn = str(desired["taskArn"])
         self.cluster_arn = str(desired.get("clusterArn") or "")
@@ -120,6 +142,9 @@ class TaskRunner:
         self.pause_image = pause_image
         self.awsvpc_network = awsvpc_network
         self.cgroups = cgroups
+        self.log_shipping = log_shipping
+        # Container name → the shipper of its awslogs output.
+        self.shippers: dict[str, LogShipper] = {}
         self.definition: dict[str, Any] = dict(desired.get("taskDefinition") or {})
         overrides = desired.get("overrides") or {}
         self.overrides = {o.get("name"): o for o in overrides.get("containerOverrides") or ()}
@@ -388,6 +413,9 @@ class TaskRunner:
         spec = container_spec(track.definition, self.overrides.get(track.name, {}), self.ctx)
         try:
             state = await self._run_container(track, spec)
+        except TaskFailedToStart as failure:
+            self.request_stop("TaskFailedToStart", failure.reason)
+            return
         except DockerError as err:
             kind = "CannotCreateContainerError" if track.runtime_id is None else None
             reason = f"{kind or 'CannotStartContainerError'}: {err}"
@@ -408,11 +436,47 @@ class TaskRunner:
         if existed:
             state = await self.runtime.inspect(track.runtime_id)
             if state.finished_at is not None and not state.running:
+                self._resume_shipper(track, state.id)  # what it wrote still gets shipped
                 return state  # it ran already and keeps its exit: never run it twice
         if self._stop.is_set():
             return None
+        shipper = await self._prepare_shipper(track, track.runtime_id)
+        if self._stop.is_set():
+            return None
         await self.runtime.start(track.runtime_id)
+        if shipper is not None:
+            shipper.start()
         return await self.runtime.inspect(track.runtime_id)
+
+    def _shipper(self, track: Track, container_id: str) -> LogShipper | None:
+        """The awslogs shipper for this container; None when it logs otherwise (or the
+        agent ships no logs). LogDriverError when its options are wrong."""
+        config = track.definition.get("logConfiguration") or {}
+        if self.log_shipping is None or config.get("logDriver") != "awslogs":
+            return None
+        options = AwslogsOptions.parse(config.get("options") or {}, default_mode="non-blocking")
+        shipper = LogShipper(
+            source=self.log_shipping.source,
+            client=self.log_shipping.pool.for_region(options.region),
+            options=options,
+            container_id=container_id,
+            task_arn=self.task_arn,
+            container_name=track.name,
+            data_dir=self.log_shipping.data_dir,
+        )
+        self.shippers[track.name] = shipper
+        return shipper
+
+    async def _prepare_shipper(self, track: Track, container_id: str) -> LogShipper | None:
+        try:
+            shipper = self._shipper(track, container_id)
+            if shipper is not None:
+                await shipper.prepare()
+        except LogDriverError as err:
+            self.shippers.pop(track.name, None)
+            track.reason = str(err)
+            raise TaskFailedToStart(str(err)) from err
+        return shipper
 
     def _apply_state(self, track: Track, state: ContainerState) -> None:
         track.runtime_id = state.id
@@ -484,11 +548,25 @@ class TaskRunner:
             self._apply_state(track, state)
             track.started = True
             self._check_essential(track)
+            self._resume_shipper(track, state.id)
         self.pull_started_at = self.pull_started_at or self.clock.now()
         self.pull_stopped_at = self.pull_stopped_at or self.clock.now()
         if not self._stop.is_set():
             self.last_status = "RUNNING"
         self.publish()
+
+    def _resume_shipper(self, track: Track, container_id: str) -> None:
+        """An adopted container's shipper carries on from its checkpoint."""
+        try:
+            shipper = self._shipper(track, container_id)
+        except LogDriverError as err:
+            log.warning(
+                "awslogs output of an adopted container not shipped",
+                extra={"task": self.task_arn, "container": track.name, "error": str(err)},
+            )
+            return
+        if shipper is not None:
+            shipper.start()
 
     async def _supervise(self) -> None:
         """Run until asked to stop (an essential container's exit asks too)."""
@@ -524,12 +602,23 @@ class TaskRunner:
         for wave in self._stop_order():
             await asyncio.gather(*(self._stop_container(t) for t in wave))
         self.execution_stopped_at = self.clock.now()
+        await self._drain_shippers()
         self._advance("DEPROVISIONING")
         if self.pause_id:
             with contextlib.suppress(DockerError):
                 await self.runtime.stop(self.pause_id, timeout=1)
         await self._release_cgroup()
         self._advance("STOPPED")
+
+    async def _drain_shippers(self) -> None:
+        """Ship what the stopped containers wrote (bounded: the STOPPED report waits)."""
+        await asyncio.gather(*(_drain(s) for s in self.shippers.values()))
+
+    async def stop_shippers(self) -> None:
+        """The agent is shutting down: stop shipping; the checkpoints keep the place."""
+        await asyncio.gather(
+            *(s.stop(timeout=_SHIPPER_STOP_TIMEOUT) for s in self.shippers.values())
+        )
 
     async def _stop_container(self, track: Track) -> None:
         if track.runtime_id is not None:
@@ -565,3 +654,13 @@ class TaskRunner:
                 await self.runtime.remove(cid, force=True)
         if self.cgroups is not None:
             self.cgroups.remove(self.ctx.task_id)
+        for shipper in self.shippers.values():
+            shipper.discard_checkpoint()
+        self.shippers.clear()
+
+
+async def _drain(shipper: LogShipper) -> None:
+    try:
+        await asyncio.wait_for(shipper.wait(), _SHIPPER_DRAIN_TIMEOUT)
+    except TimeoutError:
+        await shipper.stop(timeout=_SHIPPER_STOP_TIMEOUT)

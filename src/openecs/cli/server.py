@@ -21,9 +21,10 @@ from openecs.api.registry import build_services
 from openecs.cli.credentials import load_or_create_credentials
 from openecs.controllers.housekeeping import housekeeping_steps
 from openecs.controllers.load_balancer import LoadBalancerController
+from openecs.controllers.log_retention import log_retention_steps
 from openecs.controllers.loop import ControllerLoop
-from openecs.controllers.scaling import scaling_steps
 from openecs.controllers.metrics_retention import metrics_retention_steps
+from openecs.controllers.scaling import scaling_steps
 from openecs.controllers.services import service_steps
 from openecs.platform.clock import SystemClock
 from openecs.platform.config import ServerConfig, env_default
@@ -61,6 +62,12 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         default=float(env_default("TASK_RETENTION_SECONDS", "3600")),
         help="seconds a stopped task stays describable",
     )
+    parser.add_argument(
+        "--log-max-events-per-stream",
+        type=int,
+        default=int(env_default("LOG_MAX_EVENTS_PER_STREAM", "1000000")),
+        help="CloudWatch Logs: a stream keeps at most this many events (the oldest go first)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -75,6 +82,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         log_level=args.log_level,
         agent_timeout_seconds=args.agent_timeout,
         task_retention_seconds=args.task_retention,
+        log_max_events_per_stream=args.log_max_events_per_stream,
     )
 
 
@@ -119,6 +127,9 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
         + scaling_steps(backend)
         + load_balancer.steps()
         + metrics_retention_steps(backend)
+        + log_retention_steps(
+            backend, max_events_per_stream=config.log_max_events_per_stream, interval=60.0
+        )
     )
 
     @asynccontextmanager

@@ -27,6 +27,8 @@ class ServerConfig:
     agent_timeout_seconds: float = 45.0
     # Stopped tasks stay describable this long (ECS: at least one hour).
     task_retention_seconds: float = 3600.0
+    # CloudWatch Logs: the oldest events of a stream beyond this many are expired.
+    log_max_events_per_stream: int = 1_000_000
 
     @property
     def effective_database_url(self) -> str:

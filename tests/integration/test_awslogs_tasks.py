@@ -1,0 +1,142 @@
+"""awslogs end to end: boto3 → `openecs up` → a FARGATE task's busybox container →
+the agent's log shipper → CloudWatch Logs, read back with GetLogEvents.
+
+The container logs to Docker's json-file driver; the agent ships its output to
+`awslogs-stream-prefix/container-name/task-id`. A group the task may not create
+fails the start as ECS words it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.integration.conftest import SESSION_LABEL
+from tests.support.server import REGION, ServerProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("awslogs-tasks")]
+
+T = TypeVar("T")
+
+SESSION = uuid.uuid4().hex[:12]
+LABELS = {"openecs.test": "1", SESSION_LABEL: SESSION}
+SUBNETS = {"awsvpcConfiguration": {"subnets": ["subnet-00000001"]}}
+
+
+def until(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+@dataclass
+class Stack:
+    up: ServerProcess
+    ecs: Any
+    logs: Any
+    cluster: str
+
+    def run(self, container: dict[str, Any]) -> str:
+        td = self.ecs.register_task_definition(
+            family=f"awslogs-{uuid.uuid4().hex[:10]}",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            # As on ECS, FARGATE wants an execution role for awslogs (OpenECS needs none).
+            executionRoleArn="arn:aws:iam::000000000000:role/ecsTaskExecutionRole",
+            containerDefinitions=[
+                {"image": "openecs-test/busybox:latest", "dockerLabels": LABELS, **container}
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+        result = self.ecs.run_task(
+            cluster=self.cluster,
+            taskDefinition=td,
+            launchType="FARGATE",
+            networkConfiguration=SUBNETS,
+        )
+        assert result["failures"] == []
+        return str(result["tasks"][0]["taskArn"])
+
+    def stopped(self, arn: str) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            [task] = self.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"]
+            return dict(task) if task["lastStatus"] == "STOPPED" else None
+
+        return until(check, f"{arn} STOPPED")
+
+
+@pytest.fixture(scope="module")
+def stack(busybox_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    up = ServerProcess(tmp_path_factory.mktemp("awslogs") / "up", command="up")
+    try:
+        up.start(timeout=120)
+        ecs = up.client("ecs")
+        cluster = f"logs-{uuid.uuid4().hex[:10]}"
+        ecs.create_cluster(clusterName=cluster)
+        yield Stack(up=up, ecs=ecs, logs=up.client("logs"), cluster=cluster)
+    finally:
+        up.stop()
+        ids = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label={SESSION_LABEL}={SESSION}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
+def awslogs(group: str, **extra: str) -> dict[str, Any]:
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": group,
+            "awslogs-region": REGION,
+            "awslogs-stream-prefix": "web",
+            **extra,
+        },
+    }
+
+
+def test_a_tasks_output_reaches_its_log_stream_in_order(stack: Stack) -> None:
+    group = f"/ecs/awslogs-{uuid.uuid4().hex[:8]}"
+    lines = [f"line {i}" for i in range(1, 51)]
+    arn = stack.run(
+        {
+            "name": "app",
+            "command": ["sh", "-c", "for i in $(seq 1 50); do echo line $i; done"],
+            "logConfiguration": awslogs(group, **{"awslogs-create-group": "true"}),
+        }
+    )
+    task = stack.stopped(arn)
+    assert task["stopCode"] == "EssentialContainerExited", task.get("stoppedReason")
+    stream = f"web/app/{arn.rsplit('/', 1)[-1]}"
+    # The STOPPED report waits for the shipper, so everything is there already.
+    events = stack.logs.get_log_events(
+        logGroupName=group, logStreamName=stream, startFromHead=True
+    )["events"]
+    assert [e["message"] for e in events] == lines
+    times = [e["timestamp"] for e in events]
+    assert times == sorted(times)
+
+
+def test_a_missing_group_it_may_not_create_fails_the_start(stack: Stack) -> None:
+    group = f"/ecs/missing-{uuid.uuid4().hex[:8]}"
+    arn = stack.run(
+        {"name": "app", "command": ["echo", "never"], "logConfiguration": awslogs(group)}
+    )
+    task = stack.stopped(arn)
+    assert task["stopCode"] == "TaskFailedToStart"
+    assert task["stoppedReason"].startswith("ResourceInitializationError"), task["stoppedReason"]
+    assert group not in {g["logGroupName"] for g in stack.logs.describe_log_groups()["logGroups"]}
