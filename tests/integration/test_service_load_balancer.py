@@ -136,6 +136,31 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         server.stop()
 
 
+def _ensure_web(shop: Shop) -> str:
+    """The module's load-balanced service "web" (4 tasks), created on first use."""
+    name = "web"
+    found = shop.ecs.describe_services(cluster=shop.cluster, services=[name])["services"]
+    if found and found[0]["status"] == "ACTIVE":
+        return name
+    shop.ecs.create_service(
+        cluster=shop.cluster,
+        serviceName=name,
+        taskDefinition=shop.register("v1"),
+        desiredCount=4,
+        launchType="FARGATE",
+        networkConfiguration=SUBNETS,
+        loadBalancers=[
+            {"targetGroupArn": shop.target_group, "containerName": "web", "containerPort": 8080}
+        ],
+        deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100},
+    )
+    until(
+        lambda: shop.service(name)["deployments"][0]["rolloutState"] == "COMPLETED",
+        "the first deployment",
+    )
+    return name
+
+
 def test_a_service_rolls_to_a_new_revision_under_load_without_a_failed_request(
     shop: Shop,
 ) -> None:
@@ -205,7 +230,8 @@ def test_a_service_rolls_to_a_new_revision_under_load_without_a_failed_request(
 
 
 def test_a_killed_container_costs_no_request_and_is_replaced(shop: Shop) -> None:
-    name = "web"
+    name = _ensure_web(shop)
+    until(lambda: shop.healthy_targets() == 4, "four healthy targets")
     tasks = shop.ecs.list_tasks(cluster=shop.cluster, serviceName=name)["taskArns"]
     described = shop.ecs.describe_tasks(cluster=shop.cluster, tasks=tasks)["tasks"]
     victim = described[0]
@@ -230,3 +256,29 @@ def test_a_killed_container_costs_no_request_and_is_replaced(shop: Shop) -> None
         ),
         "the replacement task healthy behind the load balancer",
     )
+
+
+def test_a_task_protects_itself_through_the_agent_endpoint(shop: Shop) -> None:
+    name = _ensure_web(shop)
+    task = shop.ecs.describe_tasks(
+        cluster=shop.cluster,
+        tasks=shop.ecs.list_tasks(cluster=shop.cluster, serviceName=name)["taskArns"][:1],
+    )["tasks"][0]
+    body = '{"ProtectionEnabled":true,"ExpiresInMinutes":30}'
+    # busybox has no HTTP client that PUTs: speak HTTP/1.0 through nc, as a task could.
+    script = (
+        "u=${ECS_AGENT_URI#http://}; hp=${u%%/*}; path=/${u#*/}; "
+        f"body='{body}'; "
+        '(printf "PUT $path/task-protection/v1/state HTTP/1.0\\r\\n'
+        'Content-Type: application/json\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body"; '
+        "sleep 3) | nc ${hp%:*} ${hp#*:}"
+    )
+    answer = subprocess.run(
+        ["docker", "exec", task["containers"][0]["runtimeId"], "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert '"ProtectionEnabled":true' in answer.stdout, answer.stdout + answer.stderr
+    protected = shop.ecs.get_task_protection(cluster=shop.cluster, tasks=[task["taskArn"]])
+    assert protected["protectedTasks"][0]["protectionEnabled"] is True

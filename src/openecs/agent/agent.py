@@ -113,6 +113,7 @@ class Agent:
             cluster_arn=lambda r: r.cluster_arn,
             availability_zone=self.availability_zone,
             launch_type="FARGATE" if self.is_fargate else "EC2",
+            ecs_call=self._call_ecs,
         )
         self._gateways: dict[str, str] = {}
         self.ready = asyncio.Event()
@@ -364,6 +365,7 @@ class Agent:
             network_mode=mode,
             host_ip=self.config.host_address,
             metadata_uri=f"http://{gateway}:{self.metadata.port}/v4/{task_id}",
+            agent_uri=f"http://{gateway}:{self.metadata.port}/api/{task_id}",
             volumes=_volumes(td, task_id),
             task_cpu=_task_size(task, td, "cpu"),
             task_memory=_task_size(task, td, "memory"),
@@ -417,6 +419,10 @@ class Agent:
                 self._runner_tasks.pop(arn, None)
                 if runner is not None:
                     await runner.remove_containers()
+
+    async def _call_ecs(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """An ECS API call a task makes through the agent (task protection)."""
+        return await self.control.ecs(operation, payload)
 
     def _runner_by_task_id(self, task_id: str) -> TaskRunner | None:
         for runner in self.runners.values():

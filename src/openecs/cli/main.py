@@ -8,8 +8,7 @@ import sys
 from openecs.cli.agent import add_agent_arguments, run_agent
 from openecs.cli.fleet import add_fleet_arguments, run_fleet
 from openecs.cli.plan import add_plan_arguments, run_plan
-from openecs.cli.server import add_server_arguments, config_from_args, run_server
-from openecs.cli.up import run_up
+from openecs.cli.server_options import add_server_arguments, config_from_args
 
 __all__ = ["main"]
 
@@ -47,8 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "server":
+        # The server stack is imported only by the commands that run it.
+        from openecs.cli.server import run_server
+
         return run_server(config_from_args(args))
     if args.command == "up":
+        from openecs.cli.up import run_up
+
         return run_up(config_from_args(args), args)
     if args.command == "agent":
         return run_agent(args)
