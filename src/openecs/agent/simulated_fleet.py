@@ -3,8 +3,9 @@
 For exercising the scheduler and the API at scale (1,000 to 5,000 instances) on
 one machine. The instances vary in size, spread over three availability
 zones and carry instance-type attributes; the fleet registers them in one
-call, long-polls their desired tasks in one call, and reports each task
-RUNNING the moment it is placed and STOPPED the moment it is asked to stop.
+call, long-polls the tasks that wait for any of them in one call, and reports
+each task RUNNING the moment it is placed and STOPPED the moment it is asked
+to stop.
 """
 
 from __future__ import annotations
@@ -104,29 +105,36 @@ class SimulatedFleet:
                 result = await self.control.call(
                     "/agent/v1/fleet/poll",
                     {
+                        "cluster": self.config.cluster,
                         "instanceIds": self.instance_ids,
                         "digest": digest,
                         "wait": self.config.poll_wait,
                     },
                 )
+                reported_all = await self._reconcile(result.get("tasks") or [])
+                # Once every task it was given is reported, nothing should wait: ask to
+                # be woken when something does (the server's digest of nothing is "").
+                digest = "" if reported_all else str(result["digest"])
                 backoff = 0.1
             except (ControlPlaneError, httpx.HTTPError, OSError) as exc:
                 log.warning("fleet poll failed", extra={"error": str(exc)})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 digest = None
-                continue
-            digest = str(result["digest"])
-            await self._reconcile(result.get("tasks") or [])
 
-    async def _reconcile(self, tasks: list[dict[str, Any]]) -> None:
+    async def _reconcile(self, tasks: list[dict[str, Any]]) -> bool:
+        """Report what the poll's tasks wait for; True if every one was reported now.
+
+        `known` holds what was reported earlier and still waits on the server's
+        side (a report it did not apply): those are not sent again."""
         reports = []
+        pending: dict[str, str] = {}
         for task in tasks:
             arn = str(task["taskArn"])
             status = "STOPPED" if task.get("desiredStatus") == "STOPPED" else "RUNNING"
             if self.known.get(arn) == status:
                 continue
-            self.known[arn] = status
+            pending[arn] = status
             reports.append(
                 {
                     "taskArn": arn,
@@ -142,10 +150,12 @@ class SimulatedFleet:
                     ],
                 }
             )
-        live = {str(t["taskArn"]) for t in tasks}
-        for arn in [a for a in self.known if a not in live]:
+        waiting = {str(t["taskArn"]) for t in tasks}
+        for arn in [a for a in self.known if a not in waiting]:
             del self.known[arn]
         for start in range(0, len(reports), 1000):
             await self.control.call(
                 "/agent/v1/fleet/report", {"tasks": reports[start : start + 1000]}
             )
+        self.known.update(pending)
+        return len(pending) == len(tasks)

@@ -6,6 +6,15 @@ reports what Docker did. Private to OpenECS, SigV4-signed like the public APIs.
                                returns at once when they change (push, not poll)
     POST /agent/v1/report    → task and container state changes, batched
     POST /agent/v1/metrics   → tasks' CPU and memory utilization, every 10 s
+
+A simulated fleet (`openecs fleet`) speaks for many instances at once:
+
+    POST /agent/v1/fleet/register → register them all
+    POST /agent/v1/fleet/poll     → the tasks that wait for the fleet (new ones
+                                    to report running, stopping ones to report
+                                    stopped); a long poll like /poll, whose
+                                    digest is "" when nothing waits
+    POST /agent/v1/fleet/report   → reports of tasks on any of its instances
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -72,6 +82,10 @@ def agent_routes(
     # Each poll is a heartbeat: hold none longer than a third of the liveness
     # timeout, so a live agent is never taken for a lost one mid-poll.
     max_wait = max(min(_MAX_WAIT, agent_timeout / 3), 0.5)
+    # A fleet polls after every change it sees; its hosts' heartbeats are written
+    # at most this often (by this replica), which keeps them well within the timeout.
+    heartbeat_interval = agent_timeout / 10
+    fleet_beats: dict[str, float] = {}  # digest of a fleet's instance ids → last written
 
     async def authenticated(request: Request) -> tuple[Scope, dict[str, Any]]:
         body = await request.body()
@@ -204,21 +218,31 @@ def agent_routes(
         )
 
     async def fleet_poll(request: Request) -> Response:
-        """One long poll for a whole simulated fleet: returns when any instance's
-        desired tasks change."""
+        """One long poll for a whole simulated fleet: returns when the tasks waiting
+        for any of its instances change."""
         try:
             scope, p = await authenticated(request)
+            cluster = p.get("cluster")
+            if not isinstance(cluster, str):
+                raise InvalidParameterException("cluster must be the fleet's cluster.")
             ids = [str(i) for i in p.get("instanceIds") or []]
             known = p.get("digest")
             wait = min(float(p.get("wait", max_wait)), max_wait)
-            await run_in_threadpool(container_instances.record_heartbeats, backend, ids)
+            fleet = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+            if time.monotonic() - fleet_beats.get(fleet, -math.inf) >= heartbeat_interval:
+                await run_in_threadpool(container_instances.record_heartbeats, backend, ids)
+                fleet_beats.pop(fleet, None)
+                fleet_beats[fleet] = time.monotonic()
+                while len(fleet_beats) > 64:
+                    del fleet_beats[next(iter(fleet_beats))]
+            members = frozenset(ids)
             deadline = time.monotonic() + wait
             while True:
                 with backend.instance_signals.listen(*ids) as changed:
-                    states = await run_in_threadpool(
-                        agent_channel.desired_states, backend, scope, ids
+                    waiting = await run_in_threadpool(
+                        agent_channel.awaiting_fleet, backend, scope, cluster, members
                     )
-                    digest = _fleet_digest(states)
+                    digest = _fleet_digest(waiting)
                     remaining = deadline - time.monotonic()
                     if digest != known or remaining <= 0:
                         break
@@ -229,11 +253,10 @@ def agent_routes(
         except (TypeError, ValueError) as exc:
             return error(InvalidParameterException(f"Invalid poll: {exc}"))
         tasks = []
-        for iid, state in states.items():
-            for t in state.tasks:
-                item = _present_task(t, {})
-                item["instanceId"] = iid
-                tasks.append(item)
+        for t in waiting:
+            item = _present_task(t, {})
+            item["instanceId"] = t.container_instance_id
+            tasks.append(item)
         return JSONResponse({"digest": digest, "tasks": tasks})
 
     async def fleet_report(request: Request) -> Response:
@@ -276,8 +299,12 @@ def _registration(p: dict[str, Any], default_kind: str) -> Registration:
     )
 
 
-def _fleet_digest(states: dict[str, agent_channel.DesiredState]) -> str:
+def _fleet_digest(waiting: list[Task]) -> str:
+    """ "" when nothing waits: a fleet that has just reported every task it was given
+    polls with "" and waits, instead of first fetching the empty set."""
+    if not waiting:
+        return ""
     h = hashlib.sha256()
-    for iid in sorted(states):
-        h.update(f"{iid}={states[iid].digest};".encode())
+    for task in sorted(waiting, key=lambda t: t.task_id):
+        h.update(f"{task.task_id}:{task.desired_status}:{task.last_status};".encode())
     return h.hexdigest()[:32]

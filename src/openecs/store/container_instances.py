@@ -1,26 +1,45 @@
-"""Container instance rows."""
+"""Container instance rows.
+
+Registering or changing an instance touches its pool's placement epoch
+(store.placement_epochs); heartbeats, which only the liveness check reads,
+do not.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from openecs.domain.container_instance import ContainerInstance
 from openecs.domain.resources import Capacity
 from openecs.domain.scope import Scope
+from openecs.store import placement_epochs
 from openecs.store.errors import ConcurrentUpdateError
 from openecs.store.tables import container_instances as ci
 
-__all__ = ["get", "get_by_ec2_id", "get_many", "insert_instance", "list_instances", "save"]
+__all__ = [
+    "disconnected_among",
+    "get",
+    "get_by_ec2_id",
+    "get_by_ec2_ids",
+    "get_many",
+    "insert_instance",
+    "list_instances",
+    "save",
+]
+
+
+_DOC_FIELDS = tuple(f.name for f in fields(ContainerInstance) if f.name != "row_version")
 
 
 def _doc(inst: ContainerInstance) -> str:
-    doc = asdict(inst)
+    # By hand rather than dataclasses.asdict (a deep copy): a fleet registers thousands.
+    doc = {name: getattr(inst, name) for name in _DOC_FIELDS}
     doc["capacity"] = {
         "cpu": inst.capacity.cpu,
         "memory": inst.capacity.memory,
@@ -28,7 +47,6 @@ def _doc(inst: ContainerInstance) -> str:
         "udp": sorted(inst.capacity.reserved_udp),
         "gpus": inst.capacity.gpus,
     }
-    del doc["row_version"]
     return json.dumps(doc)
 
 
@@ -57,21 +75,40 @@ def _values(inst: ContainerInstance) -> dict[str, Any]:
     }
 
 
-def insert_instance(conn: Connection, inst: ContainerInstance) -> None:
+# Built once (columns come from the parameters' keys): writing an instance pays for
+# its parameters only.
+_INSERT = insert(ci)
+_SAVE = update(ci).where(
+    ci.c.instance_id == bindparam("match_instance_id"),
+    ci.c.version == bindparam("match_version"),
+)
+
+
+def insert_instance(conn: Connection, inst: ContainerInstance, *, touch: bool = True) -> None:
+    """Insert a new instance; `touch=False` leaves the pool's epoch to the caller (once
+    for a batch)."""
     conn.execute(
-        insert(ci).values(instance_id=inst.instance_id, version=inst.row_version, **_values(inst))
+        _INSERT, {"instance_id": inst.instance_id, "version": inst.row_version, **_values(inst)}
     )
+    if touch:
+        placement_epochs.touch(conn, inst.account_id, inst.region, inst.cluster)
 
 
-def save(conn: Connection, inst: ContainerInstance) -> None:
+def save(conn: Connection, inst: ContainerInstance, *, touch: bool = True) -> None:
     result = conn.execute(
-        update(ci)
-        .where(ci.c.instance_id == inst.instance_id, ci.c.version == inst.row_version)
-        .values(version=inst.row_version + 1, **_values(inst))
+        _SAVE,
+        {
+            "version": inst.row_version + 1,
+            "match_instance_id": inst.instance_id,
+            "match_version": inst.row_version,
+            **_values(inst),
+        },
     )
     if result.rowcount != 1:
         raise ConcurrentUpdateError(inst.arn)
     inst.row_version += 1
+    if touch:
+        placement_epochs.touch(conn, inst.account_id, inst.region, inst.cluster)
 
 
 def get(conn: Connection, scope: Scope, instance_id: str) -> ContainerInstance | None:
@@ -115,6 +152,28 @@ def get_by_ec2_id(
         )
     ).first()
     return _from_row(row) if row else None
+
+
+def get_by_ec2_ids(
+    conn: Connection, scope: Scope, cluster: str, ec2_ids: Iterable[str]
+) -> dict[str, ContainerInstance]:
+    """`get_by_ec2_id` for many hosts at once, by EC2 instance id."""
+    ids = list(ec2_ids)
+    out: dict[str, ContainerInstance] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            select(ci.c.doc, ci.c.version).where(
+                ci.c.account_id == scope.account_id,
+                ci.c.region == scope.region,
+                ci.c.cluster == cluster,
+                ci.c.ec2_instance_id.in_(ids[start : start + 500]),
+                ci.c.status != "INACTIVE",
+            )
+        )
+        for row in rows:
+            inst = _from_row(row)
+            out[inst.ec2_instance_id] = inst
+    return out
 
 
 def list_instances(
@@ -207,11 +266,30 @@ def get_any(conn: Connection, instance_id: str) -> ContainerInstance | None:
     return _from_row(row) if row else None
 
 
+def disconnected_among(conn: Connection, instance_ids: list[str]) -> list[str]:
+    """Those of the instances that are shown disconnected (and not deregistered)."""
+    found: list[str] = []
+    for start in range(0, len(instance_ids), 500):
+        chunk = instance_ids[start : start + 500]
+        found.extend(
+            r.instance_id
+            for r in conn.execute(
+                select(ci.c.instance_id).where(
+                    ci.c.instance_id.in_(chunk),
+                    ci.c.agent_connected.is_(False),
+                    ci.c.status != "INACTIVE",
+                )
+            )
+        )
+    return found
+
+
 def heartbeat_many(conn: Connection, instance_ids: list[str], now: float) -> None:
+    """Many agents' signs of life (no version bump, as for one: `heartbeat`)."""
     for start in range(0, len(instance_ids), 500):
         chunk = instance_ids[start : start + 500]
         conn.execute(
             update(ci)
             .where(ci.c.instance_id.in_(chunk), ci.c.status != "INACTIVE")
-            .values(last_heartbeat=now, agent_connected=True)
+            .values(last_heartbeat=now)
         )

@@ -162,9 +162,17 @@ tasks = Table(
     Column("reserved_memory", Integer, nullable=False, server_default="0"),
     Column("reserved_ports", Text, nullable=False, server_default=""),
     Column("client_token", String(64), nullable=True),
-    Index("ix_tasks_cluster_status", "account_id", "region", "cluster", "desired_status"),
-    # Agents' and fleets' look-ups of the tasks waiting for them (desired vs last status).
-    Index("ix_tasks_instance", "container_instance_id", "desired_status", "last_status"),
+    # Lists by desired status; last_status too for a fleet's look-up of the tasks
+    # waiting for it (desired vs last status).
+    Index(
+        "ix_tasks_cluster_status",
+        "account_id",
+        "region",
+        "cluster",
+        "desired_status",
+        "last_status",
+    ),
+    Index("ix_tasks_instance", "container_instance_id", "desired_status"),
     # Covers what placement sums per instance and group, in GROUP BY order, so the sum
     # never reads the task documents.
     Index(

@@ -1,23 +1,30 @@
 """Task rows: the full task document plus the columns lists filter on and
-placement sums (what each task reserves on its instance)."""
+placement sums (what each task reserves on its instance).
+
+Creating a task, and saving one that has stopped, changes what its capacity
+pool holds: both touch the pool's placement epoch (store.placement_epochs).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
+from openecs.domain.container_instance import FARGATE_POOL
 from openecs.domain.resources import Reservation
 from openecs.domain.scope import Scope
 from openecs.domain.task import Task, TaskStatus
+from openecs.store import placement_epochs
 from openecs.store.errors import ConcurrentUpdateError
 from openecs.store.tables import tasks
 
 __all__ = [
     "ListFilter",
+    "awaiting_agents",
     "by_client_token",
     "delete_stopped_before",
     "get",
@@ -65,6 +72,11 @@ def _from_row(row: Any) -> Task:
     return Task.from_doc(json.loads(row.doc), row.version)
 
 
+def _pool(task: Task) -> str:
+    """The capacity pool a task holds resources in (see store.placement_epochs)."""
+    return FARGATE_POOL if task.launch_type == "FARGATE" else task.cluster
+
+
 def insert_tasks(conn: Connection, new: Sequence[Task], client_token: str | None = None) -> None:
     if not new:
         return
@@ -72,20 +84,30 @@ def insert_tasks(conn: Connection, new: Sequence[Task], client_token: str | None
     for row in rows:
         row["client_token"] = client_token
     conn.execute(insert(tasks), rows)
+    for account_id, region, pool in {(t.account_id, t.region, _pool(t)) for t in new}:
+        placement_epochs.touch(conn, account_id, region, pool)
+
+
+# Built once (the SET clause comes from the parameters' keys): a save pays for its
+# parameters only, not for building and fingerprinting a statement.
+_SAVE = update(tasks).where(
+    tasks.c.task_id == bindparam("match_task_id"), tasks.c.version == bindparam("match_version")
+)
 
 
 def save(conn: Connection, task: Task) -> None:
     """Write back a task read in this transaction; fails if it changed meanwhile."""
     row = _row(task)
     row["version"] = task.row_version + 1
-    result = conn.execute(
-        update(tasks)
-        .where(tasks.c.task_id == task.task_id, tasks.c.version == task.row_version)
-        .values(**row)
-    )
+    row["match_task_id"] = task.task_id
+    row["match_version"] = task.row_version
+    result = conn.execute(_SAVE, row)
     if result.rowcount != 1:
         raise ConcurrentUpdateError(task.arn)
     task.row_version += 1
+    if task.last_status == TaskStatus.STOPPED:
+        # What it held is free again (saved again once stopped: a harmless extra touch).
+        placement_epochs.touch(conn, task.account_id, task.region, _pool(task))
 
 
 def get(conn: Connection, scope: Scope, task_id: str) -> Task | None:
@@ -135,6 +157,43 @@ def tasks_on_instance(
     if not include_stopped:
         query = query.where(tasks.c.last_status != TaskStatus.STOPPED)
     return [_from_row(r) for r in conn.execute(query.order_by(tasks.c.created_at))]
+
+
+def awaiting_agents(
+    conn: Connection, scope: Scope, cluster: str, instance_ids: Collection[str]
+) -> list[Task]:
+    """The tasks on some of a cluster's instances that wait for their agent: placed and
+    not yet reported running, or asked to stop and not yet stopped (oldest first).
+
+    Two exact look-ups of ix_tasks_cluster_status: the cost follows the tasks
+    waiting, not the tasks running nor the number of instances asked about.
+    """
+    in_cluster = (
+        tasks.c.account_id == scope.account_id,
+        tasks.c.region == scope.region,
+        tasks.c.cluster == cluster,
+    )
+    waiting = (
+        and_(
+            tasks.c.desired_status == TaskStatus.RUNNING,
+            tasks.c.last_status.in_(
+                (TaskStatus.PROVISIONING, TaskStatus.PENDING, TaskStatus.ACTIVATING)
+            ),
+        ),
+        and_(
+            tasks.c.desired_status == TaskStatus.STOPPED,
+            tasks.c.last_status != TaskStatus.STOPPED,
+        ),
+    )
+    found: list[Task] = []
+    for condition in waiting:
+        rows = conn.execute(
+            select(tasks.c.container_instance_id, tasks.c.doc, tasks.c.version).where(
+                *in_cluster, condition
+            )
+        )
+        found.extend(_from_row(r) for r in rows if r.container_instance_id in instance_ids)
+    return sorted(found, key=lambda t: (t.created_at, t.task_id))
 
 
 def usage_by_instance(
@@ -253,25 +312,6 @@ def for_group(conn: Connection, scope: Scope, cluster: str, group: str) -> list[
         .order_by(tasks.c.created_at)
     )
     return [_from_row(r) for r in rows]
-
-
-def tasks_on_instances(conn: Connection, instance_ids: list[str]) -> dict[str, list[Task]]:
-    """Not-yet-stopped tasks of many instances, by instance (queried in chunks)."""
-    out: dict[str, list[Task]] = {}
-    for start in range(0, len(instance_ids), 500):
-        chunk = instance_ids[start : start + 500]
-        rows = conn.execute(
-            select(tasks.c.doc, tasks.c.version)
-            .where(
-                tasks.c.container_instance_id.in_(chunk),
-                tasks.c.last_status != TaskStatus.STOPPED,
-            )
-            .order_by(tasks.c.created_at)
-        )
-        for row in rows:
-            task = _from_row(row)
-            out.setdefault(task.container_instance_id or "", []).append(task)
-    return out
 
 
 def group_counts_by_instance(

@@ -5,12 +5,15 @@
   lets a poll return the moment the set changes.
 * `apply_reports`: task and container state an agent observed, folded into
   the tasks with the lifecycle rules (domain.task_lifecycle).
+* `awaiting_fleet`: for a simulated fleet of many instances, only the tasks
+  that wait for it (to start, or to stop): what it must act on, without
+  reading every task it already runs.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +28,10 @@ from openecs.store import container_instances as instance_rows
 from openecs.store import task_definitions as task_definition_rows
 from openecs.store import tasks as task_rows
 from openecs.usecases.backend import Backend
+from openecs.usecases.clusters import require_active_cluster
 from openecs.usecases.tasks import task_id_from
 
-__all__ = ["DesiredState", "apply_reports", "desired_state", "desired_states"]
+__all__ = ["DesiredState", "apply_reports", "awaiting_fleet", "desired_state"]
 
 
 @dataclass(slots=True)
@@ -112,17 +116,11 @@ def apply_reports(
     return result
 
 
-def desired_states(
-    backend: Backend, scope: Scope, instance_ids: list[str]
-) -> dict[str, DesiredState]:
-    """`desired_state` for many instances at once (a simulated fleet polls this way)."""
-    out: dict[str, DesiredState] = {}
+def awaiting_fleet(
+    backend: Backend, scope: Scope, cluster_ref: str | None, instance_ids: Collection[str]
+) -> list[Task]:
+    """The tasks on these instances of a cluster that wait for them: placed and not yet
+    reported running, or asked to stop and not yet stopped (oldest first)."""
     with backend.reading() as conn:
-        instances = instance_rows.get_many(conn, scope, instance_ids)
-        tasks = task_rows.tasks_on_instances(conn, list(instances))
-        definitions = _definitions(conn, scope, [t for ts in tasks.values() for t in ts])
-    for iid, inst in instances.items():
-        mine = tasks.get(iid, [])
-        needed = {t.task_definition_arn for t in mine}
-        out[iid] = DesiredState(inst, mine, {a: d for a, d in definitions.items() if a in needed})
-    return out
+        cluster = require_active_cluster(conn, scope, cluster_ref)
+        return task_rows.awaiting_agents(conn, scope, cluster.name, instance_ids)

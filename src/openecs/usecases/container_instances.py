@@ -23,6 +23,7 @@ from openecs.domain.task import StopCode, TaskStatus
 from openecs.platform.ids import new_task_id
 from openecs.scheduler.query_language import compile_filter
 from openecs.store import container_instances as instance_rows
+from openecs.store import placement_epochs
 from openecs.store import tags as tag_rows
 from openecs.store import tasks as task_rows
 from openecs.usecases.backend import Backend
@@ -368,16 +369,19 @@ def register_many(
     def work(conn: Connection) -> list[ContainerInstance]:
         cluster_name = require_active_cluster(conn, scope, cluster_ref).name
         now = backend.clock.now()
+        known = instance_rows.get_by_ec2_ids(
+            conn, scope, cluster_name, [reg.ec2_instance_id for reg in registrations]
+        )
         out = []
         for reg in registrations:
-            inst = instance_rows.get_by_ec2_id(conn, scope, cluster_name, reg.ec2_instance_id)
+            inst = known.get(reg.ec2_instance_id)
             if inst is not None:
                 inst.agent_connected = True
                 inst.last_heartbeat = now
                 inst.capacity = reg.capacity
                 inst.attributes = _standard_attributes(reg)
                 inst.version += 1
-                instance_rows.save(conn, inst)
+                instance_rows.save(conn, inst, touch=False)
             else:
                 instance_id = new_task_id()
                 inst = ContainerInstance(
@@ -397,8 +401,9 @@ def register_many(
                     availability_zone=reg.availability_zone,
                     instance_type=reg.instance_type,
                 )
-                instance_rows.insert_instance(conn, inst)
+                instance_rows.insert_instance(conn, inst, touch=False)
             out.append(inst)
+        placement_epochs.touch(conn, scope.account_id, scope.region, cluster_name)
         return out
 
     result = backend.write(work)
@@ -408,9 +413,18 @@ def register_many(
 
 
 def record_heartbeats(backend: Backend, instance_ids: list[str]) -> None:
-    """Many agents alive at once (a simulated fleet's single poll)."""
+    """Many agents alive at once (a simulated fleet's poll); those shown disconnected
+    are reconnected (a change clients see, as for one agent's heartbeat)."""
 
     def work(conn: Connection) -> None:
-        instance_rows.heartbeat_many(conn, instance_ids, backend.clock.now())
+        now = backend.clock.now()
+        for iid in instance_rows.disconnected_among(conn, instance_ids):
+            inst = instance_rows.get_any(conn, iid)
+            if inst is not None and not inst.agent_connected:
+                inst.agent_connected = True
+                inst.last_heartbeat = now
+                inst.version += 1
+                instance_rows.save(conn, inst)
+        instance_rows.heartbeat_many(conn, instance_ids, now)
 
     backend.write(work)

@@ -1,15 +1,19 @@
 """Tasks: RunTask, StartTask, StopTask, DescribeTasks, ListTasks.
 
 Placement happens inside the write transaction that creates the tasks: the
-scheduler decides on a snapshot read in that same transaction, so two
-concurrent RunTask calls can never hand out the same capacity (the loser of
-a race retries on a fresh snapshot). Once committed, the chosen instances'
-agents are woken, so containers start the moment the call returns.
+scheduler decides on a snapshot of the capacity pool taken in that same
+transaction, after claiming the pool's placement epoch (a row lock), so two
+concurrent RunTask calls can never hand out the same capacity. The snapshot
+is the view the previous placement in the pool left behind when the epoch
+shows nothing changed since (usecases.capacity_views), else read afresh.
+Once committed, the chosen instances' agents are woken, so containers start
+the moment the call returns.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +44,9 @@ from openecs.store import container_instances as instance_rows
 from openecs.store import services as service_rows
 from openecs.store import tags as tag_rows
 from openecs.store import tasks as task_rows
+from openecs.usecases import capacity_views
 from openecs.usecases.backend import Backend
+from openecs.usecases.capacity_views import ViewLease
 from openecs.usecases.clusters import require_active_cluster
 from openecs.usecases.container_instances import instance_id_from
 from openecs.usecases.pagination import decode_token, encode_token, page_limit
@@ -287,6 +293,10 @@ class PlacementDecision:
     view: ClusterView
     plan: Plan
     failures: list[dict[str, str]]
+    # The instances of `view` (of the whole pool, for StartTask) by id.
+    by_id: Mapping[str, InstanceView]
+    # The pool's view this placement used, to keep for the next once the tasks are written.
+    lease: ViewLease | None = None
 
 
 def decide_placement(
@@ -297,8 +307,13 @@ def decide_placement(
     *,
     chosen: list[str] | None = None,
     running_per_provider: dict[str, int] | None = None,
+    lease_view: bool = False,
 ) -> PlacementDecision:
-    """Resolve a RunTask/StartTask/service request and place it (nothing is written)."""
+    """Resolve a RunTask/StartTask/service request and place it (nothing is written).
+
+    With `lease_view` (write transactions only) the capacity view comes from
+    capacity_views, and the caller keeps it once the placement is written.
+    """
     cluster = require_active_cluster(conn, scope, req.cluster)
     td = resolve_task_definition(conn, scope, req.task_definition)
     if chosen is not None:
@@ -313,7 +328,19 @@ def decide_placement(
         req.placement_constraints, task_definition=td.body.get("placementConstraints") or []
     )
     reservation = reservation_for(td.body, req.overrides)
-    view = _capacity_view(conn, scope, cluster.name, fargate=fargate)
+    lease: ViewLease | None = None
+    if lease_view:
+        lease = capacity_views.lease(
+            conn,
+            scope,
+            FARGATE_POOL if fargate else cluster.name,
+            CapacityKind.FARGATE if fargate else CapacityKind.EC2,
+            lambda: _capacity_view(conn, scope, cluster.name, fargate=fargate),
+        )
+        view, by_id = lease.view, lease.by_id
+    else:
+        view = _capacity_view(conn, scope, cluster.name, fargate=fargate)
+        by_id = {v.instance_id: v for v in view.instances}
     failures: list[dict[str, str]] = []
     if chosen is not None:
         wanted = {instance_id_from(ref): ref for ref in chosen}
@@ -349,7 +376,6 @@ def decide_placement(
                 plan.failures.append((reason, f"container instance {inst.instance.arn}"))
     else:
         plan = place_tasks(view, request)
-    by_id = {v.instance.instance_id: v.instance for v in view.instances}
     if fargate and not view.instances:
         plan.failures = [
             (
@@ -362,14 +388,16 @@ def decide_placement(
     for reason, detail in plan.failures:
         # ECS names the container instance that came closest; the cluster when none did.
         rejected = [iid for iid, r in plan.rejections.items() if r == reason]
-        arn = by_id[rejected[0]].arn if rejected and not fargate else cluster.arn
+        arn = by_id[rejected[0]].instance.arn if rejected and not fargate else cluster.arn
         failures.append({"arn": arn, "reason": reason, "detail": detail})
     providers: list[str | None] = [None] * len(plan.placements)
     if cp_strategy:
         providers = list(
             split_by_capacity_provider(cp_strategy, len(plan.placements), running_per_provider)
         )
-    return PlacementDecision(cluster, td, launch_type, providers, reservation, view, plan, failures)
+    return PlacementDecision(
+        cluster, td, launch_type, providers, reservation, view, plan, failures, by_id, lease
+    )
 
 
 def launch_in_transaction(
@@ -394,10 +422,15 @@ def launch_in_transaction(
             tags = tag_rows.get_tags(conn, earlier[0].arn)
             return Launched(earlier, [], tags, [])
     decision = decide_placement(
-        conn, backend, scope, req, chosen=chosen, running_per_provider=running_per_provider
+        conn,
+        backend,
+        scope,
+        req,
+        chosen=chosen,
+        running_per_provider=running_per_provider,
+        lease_view=True,
     )
     td = decision.task_definition
-    by_id = {v.instance.instance_id: v.instance for v in decision.view.instances}
     now = backend.clock.now()
     new = [
         _new_task(
@@ -407,7 +440,7 @@ def launch_in_transaction(
             req,
             launch_type=decision.launch_type,
             capacity_provider=provider,
-            instance=by_id[iid],
+            instance=decision.by_id[iid].instance,
             reservation=decision.reservation,
             now=now,
         )
@@ -417,6 +450,8 @@ def launch_in_transaction(
     tags = {**(extra_tags or {}), **_tags_for(req, tag_rows.get_tags(conn, td.arn))}
     for task in new:
         tag_rows.put_tags(conn, task.arn, tags)
+    if decision.lease is not None:
+        capacity_views.keep(conn, decision.lease)
     return Launched(new, decision.failures, tags, sorted(set(decision.plan.placements)))
 
 
