@@ -206,3 +206,80 @@ class AgentProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+@dataclass
+class FleetProcess:
+    """A real `openecs fleet`: `instances` simulated container instances in `cluster`
+    whose tasks report RUNNING at once, without Docker."""
+
+    endpoint: str
+    cluster: str
+    instances: int
+    log_path: Path
+    seed: int = 7
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> FleetProcess:
+        """Start the process; it registers its instances on its own (`wait_registered`)."""
+        env = dict(os.environ)
+        env.update(
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION=REGION,
+        )
+        args = [
+            sys.executable,
+            "-m",
+            "openecs.cli.main",
+            "fleet",
+            "--endpoint",
+            self.endpoint,
+            "--cluster",
+            self.cluster,
+            "--instances",
+            str(self.instances),
+            "--seed",
+            str(self.seed),
+        ]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_registered(self, ecs: Any, timeout: float = 90.0) -> list[str]:
+        """The container instance ARNs, once all of them are listed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            arns: list[str] = []
+            for page in ecs.get_paginator("list_container_instances").paginate(
+                cluster=self.cluster
+            ):
+                arns += page["containerInstanceArns"]
+            if len(arns) >= self.instances:
+                return arns
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"fleet exited: {self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(arns)} of {self.instances} registered in {timeout}s")
+            time.sleep(0.2)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # in case a test froze it
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
