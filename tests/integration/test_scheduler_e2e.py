@@ -395,6 +395,34 @@ def test_member_of_task_group_follows_the_tasks_of_another_group(ecs: Any, share
     assert set(placed_on(result)) <= led
 
 
+def test_member_of_and_the_list_filter_match_custom_attributes_as_they_change(
+    ecs: Any, shared: Cluster
+) -> None:
+    instances = describe(ecs, shared.name, shared.arns)
+    roomy = [a for a, i in sorted(instances.items()) if i.free_memory >= 1280 and i.free_cpu >= 640]
+    gold = roomy[:3]
+
+    def tier(arn: str, value: str | None = None) -> dict[str, str]:
+        item = {"name": "tier", "targetType": "container-instance", "targetId": arn}
+        return item if value is None else {**item, "value": value}
+
+    ecs.put_attributes(cluster=shared.name, attributes=[tier(arn, "gold") for arn in gold])
+    expression = "attribute:tier == gold"
+    listed = ecs.list_container_instances(cluster=shared.name, filter=expression)
+    assert sorted(listed["containerInstanceArns"]) == sorted(gold)
+    td = register(ecs, "custom-attributes")
+    constraint = [{"type": "memberOf", "expression": expression}]
+    result = run_task(ecs, shared.name, td, count=6, placementConstraints=constraint)
+    assert len(result["tasks"]) == 6 and set(placed_on(result)) <= set(gold)
+    # Taken off one instance: the very next placement no longer goes there.
+    ecs.delete_attributes(cluster=shared.name, attributes=[tier(gold[0])])
+    result = run_task(ecs, shared.name, td, count=6, placementConstraints=constraint)
+    assert len(result["tasks"]) == 6 and set(placed_on(result)) <= set(gold[1:])
+    ecs.put_attributes(cluster=shared.name, attributes=[tier(gold[1], "silver")])
+    result = run_task(ecs, shared.name, td, count=4, placementConstraints=constraint)
+    assert set(placed_on(result)) == {gold[2]}
+
+
 @pytest.mark.parametrize(
     "expression",
     ["attribute:rack ==", "attribute:rack = r1", "(attribute:rack == r1", "colour == red"],

@@ -5,7 +5,9 @@
   instance's doc, written when the agent registers the instance.
 
 A custom attribute with the name of a registered one shadows it. Instances
-that were deregistered (INACTIVE) are not targets any more.
+that were deregistered (INACTIVE) are not targets any more. Placement
+constraints match custom attributes too: changing them touches the cluster's
+placement epoch (store.placement_epochs).
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ from sqlalchemy import Connection, delete, insert, select
 
 from openecs.domain.attributes import CONTAINER_INSTANCE, Attribute
 from openecs.domain.scope import Scope
+from openecs.store import placement_epochs
 from openecs.store.tables import attributes, container_instances
 
-__all__ = ["custom_of", "delete_custom", "find_target", "list_in_cluster", "put_custom"]
+__all__ = [
+    "custom_in_cluster",
+    "custom_of",
+    "delete_custom",
+    "find_target",
+    "list_in_cluster",
+    "put_custom",
+]
 
 _GONE = "INACTIVE"
 
@@ -90,6 +100,7 @@ def put_custom(
             for name, value in values.items()
         ],
     )
+    placement_epochs.touch(conn, scope.account_id, scope.region, cluster)
 
 
 def delete_custom(
@@ -100,6 +111,25 @@ def delete_custom(
             *_custom_of(scope, cluster, target_arn), attributes.c.name.in_(list(names))
         )
     )
+    placement_epochs.touch(conn, scope.account_id, scope.region, cluster)
+
+
+def custom_in_cluster(
+    conn: Connection, scope: Scope, cluster: str
+) -> dict[str, dict[str, str | None]]:
+    """The custom attributes of a cluster's instances: instance ARN → name → value."""
+    found: dict[str, dict[str, str | None]] = {}
+    rows = conn.execute(
+        select(attributes.c.target_id, attributes.c.name, attributes.c.value).where(
+            attributes.c.account_id == scope.account_id,
+            attributes.c.region == scope.region,
+            attributes.c.cluster == cluster,
+            attributes.c.target_type == CONTAINER_INSTANCE,
+        )
+    )
+    for target, name, value in rows:
+        found.setdefault(target, {})[name] = value
+    return found
 
 
 def list_in_cluster(

@@ -3,6 +3,8 @@ and the agents' heartbeats."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ from openecs.domain.tags import tags_from_api
 from openecs.domain.task import StopCode, TaskStatus
 from openecs.platform.ids import new_task_id
 from openecs.scheduler.query_language import compile_filter
+from openecs.store import attributes as attribute_rows
 from openecs.store import container_instances as instance_rows
 from openecs.store import placement_epochs
 from openecs.store import tags as tag_rows
@@ -43,6 +46,7 @@ __all__ = [
     "register_container_instance",
     "register_many",
     "update_container_instances_state",
+    "with_custom_attributes",
 ]
 
 
@@ -78,6 +82,26 @@ def instance_id_from(ref: str) -> str:
     if arn.resource_type != "container-instance":
         raise InvalidParameterException(f"Invalid container instance identifier: {ref}")
     return arn.resource.rsplit("/", 1)[-1]
+
+
+def with_custom_attributes(
+    instances: list[ContainerInstance], custom: Mapping[str, Mapping[str, str | None]]
+) -> list[ContainerInstance]:
+    """The instances as placement constraints and filters see them: with their custom
+    attributes (PutAttributes), which shadow registered ones of the same name.
+    Instances without any are returned as they are (shared, read-only)."""
+    out = []
+    for inst in instances:
+        mine = custom.get(inst.arn)
+        if mine:
+            registered = [a for a in inst.attributes if a.get("name") not in mine]
+            added = [
+                {"name": name} if value is None else {"name": name, "value": value}
+                for name, value in mine.items()
+            ]
+            inst = dataclasses.replace(inst, attributes=registered + added)
+        out.append(inst)
+    return out
 
 
 def _describe(conn: Connection, inst: ContainerInstance, with_tags: bool) -> InstanceDescription:
@@ -226,11 +250,11 @@ def list_container_instances(
         cluster = require_active_cluster(conn, scope, cluster_ref)
         statuses = [status] if status else None
         instances = instance_rows.list_instances(conn, scope, cluster.name, statuses=statuses)
-        groups = (
-            task_rows.group_counts_by_instance(conn, [i.instance_id for i in instances])
-            if accept is not None
-            else {}
-        )
+        groups: dict[str, dict[str, int]] = {}
+        if accept is not None:
+            groups = task_rows.group_counts_by_instance(conn, [i.instance_id for i in instances])
+            custom = attribute_rows.custom_in_cluster(conn, scope, cluster.name)
+            instances = with_custom_attributes(instances, custom)
     if status is None:
         instances = [i for i in instances if i.status != InstanceStatus.INACTIVE]
     if accept is not None:

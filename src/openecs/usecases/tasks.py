@@ -40,6 +40,7 @@ from openecs.scheduler.filters import reject_reason
 from openecs.scheduler.placement import Plan, place_tasks
 from openecs.scheduler.strategies import FARGATE_STRATEGY, parse_strategy
 from openecs.scheduler.view import ClusterView, InstanceView, PlacementRequest
+from openecs.store import attributes as attribute_rows
 from openecs.store import container_instances as instance_rows
 from openecs.store import services as service_rows
 from openecs.store import tags as tag_rows
@@ -48,7 +49,7 @@ from openecs.usecases import capacity_views
 from openecs.usecases.backend import Backend
 from openecs.usecases.capacity_views import ViewLease
 from openecs.usecases.clusters import require_active_cluster
-from openecs.usecases.container_instances import instance_id_from
+from openecs.usecases.container_instances import instance_id_from, with_custom_attributes
 from openecs.usecases.pagination import decode_token, encode_token, page_limit
 from openecs.usecases.service_targets import drain_task_targets
 from openecs.usecases.task_definitions import resolve_task_definition
@@ -233,8 +234,9 @@ def _new_task(
 
 
 def _capacity_view(conn: Connection, scope: Scope, cluster: str, *, fargate: bool) -> ClusterView:
-    """The capacity a placement chooses from: the cluster's EC2 instances, or the
-    region's FARGATE capacity, each with what its live tasks hold."""
+    """The capacity a placement chooses from: the cluster's EC2 instances (with their
+    custom attributes), or the region's FARGATE capacity, each with what its live
+    tasks hold."""
     pool = FARGATE_POOL if fargate else cluster
     instances = instance_rows.snapshot_instances(
         conn,
@@ -243,6 +245,9 @@ def _capacity_view(conn: Connection, scope: Scope, cluster: str, *, fargate: boo
         statuses=("ACTIVE", "DRAINING"),
         kind=CapacityKind.FARGATE if fargate else CapacityKind.EC2,
     )
+    if not fargate:
+        custom = attribute_rows.custom_in_cluster(conn, scope, cluster)
+        instances = with_custom_attributes(instances, custom)
     usage = task_rows.placement_usage(
         conn,
         scope,
