@@ -197,7 +197,8 @@ def test_task_utilization_posted_by_an_agent_is_queryable_and_exposed(
     assert value_of(exposed, "openecs_service_running_tasks", **where) == 0
     assert value_of(exposed, "openecs_tasks", cluster=cluster, last_status="PROVISIONING") == 1
     assert value_of(exposed, "openecs_container_instances", cluster=cluster) == 1
+    # The server may be shared with other tests: at least this test's call is counted.
     assert (
         value_of(exposed, "openecs_api_requests_total", operation="CreateService", status="200")
-        == 1
+        >= 1
     )
