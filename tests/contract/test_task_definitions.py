@@ -20,6 +20,25 @@ from botocore.exceptions import ClientError
 from tests.support.awscli import CliResult
 from tests.support.server import ACCOUNT, REGION, ServerProcess
 
+# This module runs on a server of its own: in full parallel runs, the shared
+# session server once answered RegisterTaskDefinition with a ServerException and
+# could not describe a just-registered revision (see the closing note of
+# 2026-11-26); alone the module has always passed. Kept apart until that is found.
+pytestmark = pytest.mark.xdist_group("task-definitions")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    proc = ServerProcess(tmp_path_factory.mktemp("td-server")).start(timeout=180)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def ecs(server: ServerProcess) -> Any:
+    return server.client("ecs")
+
+
 ARN_PREFIX = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/"
 
 
