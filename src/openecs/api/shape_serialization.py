@@ -13,6 +13,8 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from openecs.api.compile_cache import CompileCache
+
 __all__ = ["ResponseSerializer"]
 
 Writer = Callable[[Any], Any]
@@ -36,7 +38,7 @@ def _blob(value: Any) -> Any:
 
 class ResponseSerializer:
     def __init__(self) -> None:
-        self._cache: dict[str, Writer] = {}
+        self._writers: CompileCache[Writer] = CompileCache(self._compile, _shape_key)
 
     def serialize(self, shape: StructureShape | None, value: dict[str, Any]) -> dict[str, Any]:
         if shape is None:
@@ -46,13 +48,7 @@ class ResponseSerializer:
         return result
 
     def _writer(self, shape: Shape) -> Writer:
-        key = f"{shape.type_name}:{shape.name}"
-        writer = self._cache.get(key)
-        if writer is None:
-            self._cache[key] = lambda v: self._cache[key](v)
-            writer = self._compile(shape)
-            self._cache[key] = writer
-        return writer
+        return self._writers.get(shape)
 
     def _compile(self, shape: Shape) -> Writer:
         if isinstance(shape, StructureShape):
@@ -80,3 +76,7 @@ class ResponseSerializer:
         if shape.type_name == "blob":
             return _blob
         return _identity
+
+
+def _shape_key(shape: Shape) -> str:
+    return f"{shape.type_name}:{shape.name}"

@@ -24,6 +24,7 @@ from typing import Any
 import regex
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from openecs.api.compile_cache import CompileCache
 from openecs.domain.errors import AwsError, InvalidParameterException, SerializationException
 
 __all__ = ["RequestValidator"]
@@ -48,7 +49,7 @@ class RequestValidator:
     ) -> None:
         self._error_class = error_class
         self._path_name = path_name
-        self._cache: dict[str, Checker] = {}
+        self._checkers: CompileCache[Checker] = CompileCache(self._compile, _shape_key)
 
     def validate(self, shape: StructureShape | None, body: Any) -> dict[str, Any]:
         if shape is None:
@@ -66,14 +67,7 @@ class RequestValidator:
         return result
 
     def _checker(self, shape: Shape) -> Checker:
-        key = f"{shape.type_name}:{shape.name}"
-        checker = self._cache.get(key)
-        if checker is None:
-            # Recursive shapes: park a trampoline before compiling.
-            self._cache[key] = lambda v, p, pr: self._cache[key](v, p, pr)
-            checker = self._compile(shape)
-            self._cache[key] = checker
-        return checker
+        return self._checkers.get(shape)
 
     def _compile(self, shape: Shape) -> Checker:
         kind = shape.type_name
@@ -326,3 +320,7 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def _shape_key(shape: Shape) -> str:
+    return f"{shape.type_name}:{shape.name}"
