@@ -9,6 +9,7 @@ lock keeps this process's writers from spinning on SQLITE_BUSY.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError as DBAPIOperationalError
 
 __all__ = ["Database"]
 
@@ -80,4 +82,9 @@ def _configure_sqlite(engine: Engine) -> None:
         statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
         driver = conn.connection.driver_connection
         assert driver is not None
-        driver.execute(statement)
+        try:
+            driver.execute(statement)
+        except sqlite3.OperationalError as exc:
+            # Raised past SQLAlchemy's wrapping: wrap it as SQLAlchemy would, so callers
+            # see one error type ("database is locked" after busy_timeout is retryable).
+            raise DBAPIOperationalError(statement, None, exc) from exc

@@ -4,6 +4,7 @@ columns lists filter on."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ from openecs.store.errors import ConcurrentUpdateError
 from openecs.store.tables import services
 
 __all__ = ["get", "get_many", "insert_service", "list_live", "list_names", "save"]
+
+log = logging.getLogger("openecs.store.services")
 
 
 def _from_row(row: Any) -> Service:
@@ -104,10 +107,19 @@ def list_names(
 
 
 def list_live(conn: Connection) -> list[Service]:
-    """Every ACTIVE or DRAINING service of every account (for the controller)."""
+    """Every ACTIVE or DRAINING service of every account (for the controller).
+
+    A row that no longer decodes is logged and left out: one damaged service
+    must not stop the controller from looking after all the others."""
     rows = conn.execute(
-        select(services.c.doc, services.c.version).where(
+        select(services.c.arn, services.c.doc, services.c.version).where(
             services.c.status.in_(("ACTIVE", "DRAINING"))
         )
     )
-    return [_from_row(r) for r in rows]
+    live = []
+    for row in rows:
+        try:
+            live.append(_from_row(row))
+        except (ValueError, KeyError, TypeError):
+            log.exception("service row does not decode; skipped", extra={"service": row.arn})
+    return live
