@@ -4,19 +4,19 @@ for every taggable resource type, with AWS's errors for ARNs that name nothing."
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from sqlalchemy import insert
 
-from openecs.store.database import Database
-from openecs.store.tables import container_instances, services, tasks
 from tests.support.awscli import CliResult
-from tests.support.server import ACCOUNT, REGION, ServerProcess
+from tests.support.server import ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY, ServerProcess
 
 ARN_PREFIX = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
 
@@ -30,74 +30,67 @@ def _tags(ecs: Any, arn: str) -> dict[str, str]:
     return {t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=arn)["tags"]}
 
 
-@pytest.fixture
-def db(server: ServerProcess) -> Iterator[Database]:
-    """The server's own database, for rows no API can create yet."""
-    database = Database(f"sqlite:///{server.data_dir / 'openecs.db'}")
-    yield database
-    database.dispose()
+def _agent_post(server: ServerProcess, path: str, payload: dict[str, Any]) -> httpx.Response:
+    """A signed call on the agent channel, as `openecs agent` makes it."""
+    url = server.endpoint + path
+    body = json.dumps(payload).encode()
+    request = AWSRequest(
+        method="POST", url=url, data=body, headers={"Content-Type": "application/json"}
+    )
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "ecs", REGION).add_auth(request)
+    return httpx.post(url, content=body, headers=dict(request.headers.items()), timeout=30)
 
 
-def _add_service(db: Database, cluster: str, name: str) -> str:
-    arn = f"{ARN_PREFIX}:service/{cluster}/{name}"
-    with db.write() as conn:
-        conn.execute(
-            insert(services).values(
-                account_id=ACCOUNT,
-                region=REGION,
-                cluster=cluster,
-                name=name,
-                arn=arn,
-                status="ACTIVE",
-                created_at=time.time(),
-                version=1,
-                doc=json.dumps({}),
-            )
-        )
+def _register_instance(ecs: Any, cluster: str) -> str:
+    """A container instance with room for one small task; its ARN."""
+    arn: str = ecs.register_container_instance(
+        cluster=cluster,
+        instanceIdentityDocument=json.dumps({"instanceId": f"i-{uuid.uuid4().hex[:17]}"}),
+        totalResources=[
+            {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": 1024},
+        ],
+    )["containerInstance"]["containerInstanceArn"]
     return arn
 
 
-def _add_task(db: Database, cluster: str) -> str:
-    task_id = uuid.uuid4().hex
-    arn = f"{ARN_PREFIX}:task/{cluster}/{task_id}"
-    with db.write() as conn:
-        conn.execute(
-            insert(tasks).values(
-                task_id=task_id,
-                account_id=ACCOUNT,
-                region=REGION,
-                cluster=cluster,
-                arn=arn,
-                task_definition_arn=f"{ARN_PREFIX}:task-definition/unused:1",
-                family="unused",
-                last_status="STOPPED",
-                desired_status="STOPPED",
-                created_at=time.time(),
-                version=1,
-                doc=json.dumps({}),
-            )
-        )
+def _add_service(ecs: Any, cluster: str, name: str) -> str:
+    """A service that wants no tasks."""
+    td = _register_task_definition(ecs, f"{cluster}-{name}")
+    arn: str = ecs.create_service(
+        cluster=cluster, serviceName=name, taskDefinition=td, desiredCount=0
+    )["service"]["serviceArn"]
     return arn
 
 
-def _add_container_instance(db: Database, cluster: str) -> str:
-    instance_id = uuid.uuid4().hex
-    arn = f"{ARN_PREFIX}:container-instance/{cluster}/{instance_id}"
-    with db.write() as conn:
-        conn.execute(
-            insert(container_instances).values(
-                instance_id=instance_id,
-                account_id=ACCOUNT,
-                region=REGION,
-                cluster=cluster,
-                arn=arn,
-                status="DRAINING",
-                agent_connected=False,
-                registered_at=time.time(),
-                version=1,
-                doc=json.dumps({"attributes": []}),
-            )
-        )
+def _add_task(ecs: Any, server: ServerProcess, cluster: str) -> str:
+    """A STOPPED task: started on an instance, stopped by the user, and reported
+    stopped by the instance's agent (the instance is deregistered afterwards)."""
+    instance = _register_instance(ecs, cluster)
+    td = _register_task_definition(ecs, f"{cluster}-task")
+    started = ecs.start_task(cluster=cluster, taskDefinition=td, containerInstances=[instance])
+    assert started["failures"] == []
+    arn: str = started["tasks"][0]["taskArn"]
+    ecs.stop_task(cluster=cluster, task=arn)
+    report = {
+        "instanceId": instance.rsplit("/", 1)[-1],
+        "tasks": [{"taskArn": arn, "lastStatus": "STOPPED"}],
+    }
+    answer = _agent_post(server, "/agent/v1/report", report)
+    assert answer.status_code == 200 and answer.json() == {"changed": 1}, answer.text
+    described = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+    assert described["lastStatus"] == "STOPPED"
+    ecs.deregister_container_instance(cluster=cluster, containerInstance=instance)
+    return arn
+
+
+def _add_container_instance(ecs: Any, cluster: str) -> str:
+    """A DRAINING container instance."""
+    arn = _register_instance(ecs, cluster)
+    drained = ecs.update_container_instances_state(
+        cluster=cluster, containerInstances=[arn], status="DRAINING"
+    )
+    assert drained["containerInstances"][0]["status"] == "DRAINING"
     return arn
 
 
@@ -336,16 +329,16 @@ def test_capacity_providers_that_do_not_exist_are_not_found(ecs: Any) -> None:
 
 @pytest.mark.parametrize("kind", ["service", "task", "container-instance"])
 def test_services_tasks_and_container_instances_take_tags(
-    ecs: Any, db: Database, unique: Callable[[str], str], kind: str
+    ecs: Any, server: ServerProcess, unique: Callable[[str], str], kind: str
 ) -> None:
     cluster = unique("tag")
     ecs.create_cluster(clusterName=cluster)
     if kind == "service":
-        arn = _add_service(db, cluster, unique("svc"))
+        arn = _add_service(ecs, cluster, unique("svc"))
     elif kind == "task":
-        arn = _add_task(db, cluster)
+        arn = _add_task(ecs, server, cluster)
     else:
-        arn = _add_container_instance(db, cluster)
+        arn = _add_container_instance(ecs, cluster)
     assert _tags(ecs, arn) == {}
     ecs.tag_resource(resourceArn=arn, tags=[{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])
     ecs.untag_resource(resourceArn=arn, tagKeys=["a"])
@@ -379,12 +372,12 @@ def test_a_service_in_a_missing_cluster_reports_the_cluster(
 
 
 def test_a_service_of_the_same_name_in_another_cluster_is_a_different_resource(
-    ecs: Any, db: Database, unique: Callable[[str], str]
+    ecs: Any, unique: Callable[[str], str]
 ) -> None:
     one, two = unique("tag"), unique("tag")
     for cluster in (one, two):
         ecs.create_cluster(clusterName=cluster)
-    arn_one = _add_service(db, one, "web")
+    arn_one = _add_service(ecs, one, "web")
     ecs.tag_resource(resourceArn=arn_one, tags=[{"key": "a", "value": "b"}])
     with pytest.raises(ClientError) as err:
         ecs.list_tags_for_resource(resourceArn=f"{ARN_PREFIX}:service/{two}/web")
