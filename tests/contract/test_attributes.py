@@ -1,26 +1,23 @@
 """PutAttributes, ListAttributes and DeleteAttributes through boto3 and the AWS CLI.
 
-Container instances are written straight into the server's database (the way
-RegisterContainerInstance will store them, with their registered attributes in
-the instance document), since these tests are about attributes, not registration.
+Container instances come from RegisterContainerInstance with the registered
+attributes a test chooses (no availability zone or instance type in the identity
+document, so the server adds none of its own), and DeregisterContainerInstance
+for deregistered ones.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from sqlalchemy import insert
 
-from openecs.store.database import Database
-from openecs.store.tables import container_instances
 from tests.support.awscli import CliResult
-from tests.support.server import ACCOUNT, REGION, ServerProcess
+from tests.support.server import ACCOUNT, REGION
 
 REGISTERED = [
     {"name": "ecs.os-type", "value": "linux"},
@@ -34,41 +31,22 @@ def _error(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
 
 
 @pytest.fixture
-def db(server: ServerProcess) -> Iterator[Database]:
-    database = Database(f"sqlite:///{server.data_dir / 'openecs.db'}")
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def add_instance(db: Database) -> Callable[..., str]:
-    """Put a container instance into a cluster; its ARN."""
+def add_instance(ecs: Any) -> Callable[..., str]:
+    """Register a container instance in a cluster (deregistered for INACTIVE); its ARN.
+    It has no resources, so no task is ever placed on it."""
 
     def add(
-        cluster: str,
-        *,
-        registered: list[dict[str, str]] | None = None,
-        status: str = "ACTIVE",
-        instance_id: str | None = None,
+        cluster: str, *, registered: list[dict[str, str]] | None = None, status: str = "ACTIVE"
     ) -> str:
-        instance_id = instance_id or str(uuid.uuid4())
-        arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/{cluster}/{instance_id}"
-        doc = {"attributes": REGISTERED if registered is None else registered}
-        with db.write() as conn:
-            conn.execute(
-                insert(container_instances).values(
-                    instance_id=instance_id,
-                    account_id=ACCOUNT,
-                    region=REGION,
-                    cluster=cluster,
-                    arn=arn,
-                    status=status,
-                    agent_connected=True,
-                    registered_at=time.time(),
-                    version=1,
-                    doc=json.dumps(doc),
-                )
-            )
+        arn: str = ecs.register_container_instance(
+            cluster=cluster,
+            instanceIdentityDocument=json.dumps({"instanceId": f"i-{uuid.uuid4().hex[:17]}"}),
+            attributes=REGISTERED if registered is None else registered,
+        )["containerInstance"]["containerInstanceArn"]
+        if status == "INACTIVE":
+            ecs.deregister_container_instance(cluster=cluster, containerInstance=arn)
+        else:
+            assert status == "ACTIVE", status
         return arn
 
     return add
@@ -119,8 +97,8 @@ def test_put_attributes_by_arn_and_list_them_with_the_registered_ones(
 def test_put_attributes_by_instance_id_needs_the_target_type(
     ecs: Any, cluster: str, add_instance: Callable[..., str]
 ) -> None:
-    instance_id = str(uuid.uuid4())
-    arn = add_instance(cluster, instance_id=instance_id)
+    arn = add_instance(cluster)
+    instance_id = arn.rsplit("/", 1)[-1]
     ecs.put_attributes(
         cluster=cluster,
         attributes=[
