@@ -473,3 +473,25 @@ scaling_activities = Table(
         "start_time",
     ),
 )
+
+__all__ += ["usage_records"]
+
+# Cost accounting's history: what metering needs of a task once it is forgotten (after
+# its retention) and of an instance once it is deregistered (its deregistration time
+# is kept nowhere else). Written in the transaction that expires or deregisters it;
+# the bill of what still exists is computed from the live rows. `doc` holds
+# domain.metering's MeteredTask / MeteredInstance.
+usage_records = Table(
+    "usage_records",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("resource_id", String(64), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("cluster", String(255), nullable=False),
+    Column("group_name", String(255), nullable=True),
+    Column("begin_at", Float, nullable=False),
+    Column("end_at", Float, nullable=False),
+    Column("doc", Text, nullable=False),
+    Index("ix_usage_records_window", "account_id", "region", "kind", "end_at"),
+)

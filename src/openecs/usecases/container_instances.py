@@ -32,6 +32,7 @@ from openecs.store import tasks as task_rows
 from openecs.usecases.backend import Backend
 from openecs.usecases.clusters import require_active_cluster
 from openecs.usecases.pagination import decode_token, encode_token, page_limit
+from openecs.usecases.usage_history import record_deregistered_instance
 
 __all__ = [
     "InstanceDescription",
@@ -332,6 +333,7 @@ def deregister_container_instance(
                 task.version += 1
                 task_rows.save(conn, task)
         description = _describe(conn, inst, with_tags=False)
+        record_deregistered_instance(conn, inst, now)
         inst.status = InstanceStatus.INACTIVE
         inst.agent_connected = False
         inst.version += 1

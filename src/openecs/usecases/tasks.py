@@ -45,7 +45,7 @@ from openecs.store import container_instances as instance_rows
 from openecs.store import services as service_rows
 from openecs.store import tags as tag_rows
 from openecs.store import tasks as task_rows
-from openecs.usecases import capacity_views
+from openecs.usecases import capacity_views, usage_history
 from openecs.usecases.backend import Backend
 from openecs.usecases.capacity_views import ViewLease
 from openecs.usecases.clusters import require_active_cluster
@@ -591,6 +591,8 @@ def expire_stopped_tasks(backend: Backend, retention_seconds: float) -> int:
     cutoff = backend.clock.now() - retention_seconds
 
     def work(conn: Connection) -> int:
+        # The bill outlives the task: its usage is recorded as its row goes.
+        usage_history.record_expiring_tasks(conn, cutoff)
         arns = task_rows.delete_stopped_before(conn, cutoff)
         for arn in arns:
             tag_rows.delete_all(conn, arn)
