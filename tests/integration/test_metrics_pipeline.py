@@ -17,8 +17,10 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from sqlalchemy import event
 
 from openecs.domain.metrics import ECS_NAMESPACE, dimensions
+from openecs.store.database import Database
 from openecs.usecases.backend import Backend
 from openecs.usecases.metrics import query_metric
 from tests.support.server import ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY, ServerProcess
@@ -28,6 +30,18 @@ from tests.support.server import ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY, Server
 def metrics_server(server: ServerProcess) -> ServerProcess:
     """The session's shared server (its own would cost a start of many seconds)."""
     return server
+
+
+def read_only_backend(server: ServerProcess) -> Backend:
+    """The running server's database, for reads only: no migrations, and every
+    connection refuses writes (no API answers metric queries yet)."""
+    database = Database(f"sqlite:///{server.data_dir / 'openecs.db'}")
+
+    @event.listens_for(database.engine, "connect")
+    def _query_only(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA query_only=ON")
+
+    return Backend(db=database)
 
 
 def post_agent(server: ServerProcess, path: str, payload: dict[str, Any]) -> httpx.Response:
@@ -159,7 +173,7 @@ def test_task_utilization_posted_by_an_agent_is_queryable_and_exposed(
     bad = post_agent(metrics_server, "/agent/v1/metrics", {"tasks": "nope"})
     assert bad.status_code == 400 and bad.json()["__type"] == "InvalidParameterException"
 
-    backend = Backend.open(f"sqlite:///{metrics_server.data_dir / 'openecs.db'}")
+    backend = read_only_backend(metrics_server)
     try:
         now = time.time()
 
