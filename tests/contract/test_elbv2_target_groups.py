@@ -1,25 +1,26 @@
 """Target groups, their attributes, and targets (register, deregister, health)
-through boto3's elbv2 client and the AWS CLI. The data plane's health reports are
-written the way the data plane writes them: `record_target_health` on the
-server's own database."""
+through boto3's elbv2 client and the AWS CLI. Target health comes from the
+server's own data plane (HAProxy) checking small HTTP servers in this process."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from openecs.store.database import Database
-from openecs.usecases.backend import Backend
-from openecs.usecases.load_balancing import record_target_health
+from openecs.lb.haproxy_process import DEFAULT_BINARY as HAPROXY
 from tests.support import elbv2 as support
 from tests.support.awscli import CliResult
 from tests.support.elbv2 import Resources, error_of
-from tests.support.server import ACCOUNT, REGION, ServerProcess
+from tests.support.server import ACCOUNT, REGION, ServerProcess, free_port
 
 TG_ARN = re.compile(
     rf"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/([A-Za-z0-9-]+)/[0-9a-f]{{16}}"
@@ -37,12 +38,45 @@ def made(elbv2: Any) -> Iterator[Resources]:
         yield resources
 
 
+class HealthEndpoint:
+    """An HTTP server on `address` that answers every request with `status`."""
+
+    def __init__(self, address: str, status: int) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # health checks hang up once they have the status line
+
+        self.server = Server((address, 0), Handler)
+        self.port: int = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture
-def data_plane(server: ServerProcess) -> Iterator[Backend]:
-    """The server's database, as the data plane (in the server process) sees it."""
-    backend = Backend(db=Database(f"sqlite:///{server.data_dir / 'openecs.db'}"))
-    yield backend
-    backend.close()
+def endpoints() -> Iterator[Callable[[str, int], HealthEndpoint]]:
+    started: list[HealthEndpoint] = []
+
+    def start(address: str, status: int) -> HealthEndpoint:
+        started.append(HealthEndpoint(address, status))
+        return started[-1]
+
+    yield start
+    for endpoint in started:
+        endpoint.close()
 
 
 def _health(elbv2: Any, tg: dict[str, Any], **kw: Any) -> list[tuple[Any, ...]]:
@@ -319,43 +353,45 @@ def test_targets_of_a_group_no_listener_uses_are_unused(
     ]
 
 
+@pytest.mark.skipif(not os.access(HAPROXY, os.X_OK), reason="HAProxy is not installed")
 def test_targets_of_a_group_in_use_start_initial_and_take_the_data_planes_health(
-    elbv2: Any, made: Resources, unique: Callable[[str], str], data_plane: Backend
+    elbv2: Any,
+    made: Resources,
+    unique: Callable[[str], str],
+    endpoints: Callable[[str, int], HealthEndpoint],
 ) -> None:
-    lb, tg = made.load_balancer(unique("lb")), made.target_group(unique("tg"))
-    made.listener(lb, tg, 80)
+    ok, failing = endpoints("127.0.0.1", 200), endpoints("127.0.0.2", 503)
+    lb = made.load_balancer(unique("lb"))
+    tg = made.target_group(
+        unique("tg"),
+        HealthCheckIntervalSeconds=5,
+        HealthCheckTimeoutSeconds=2,
+        HealthyThresholdCount=2,
+        UnhealthyThresholdCount=2,
+    )
+    made.listener(lb, tg, free_port())
     elbv2.register_targets(
-        TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1"}, {"Id": "127.0.0.2"}]
+        TargetGroupArn=tg["TargetGroupArn"],
+        Targets=[{"Id": "127.0.0.1", "Port": ok.port}, {"Id": "127.0.0.2", "Port": failing.port}],
     )
-    assert _health(elbv2, tg) == [
-        ("127.0.0.1", 8080, "initial", "Elb.RegistrationInProgress"),
-        ("127.0.0.2", 8080, "initial", "Elb.RegistrationInProgress"),
+    # The data plane may already have taken them in and be checking them.
+    starting = {"Elb.RegistrationInProgress", "Elb.InitialHealthChecking"}
+    initial = _health(elbv2, tg)
+    assert [(t[0], t[1], t[2]) for t in initial] == [
+        ("127.0.0.1", ok.port, "initial"),
+        ("127.0.0.2", failing.port, "initial"),
     ]
-    changed = record_target_health(
-        data_plane,
-        [
-            (tg["TargetGroupArn"], "127.0.0.1", 8080, "healthy", None, None),
-            (
-                tg["TargetGroupArn"],
-                "127.0.0.2",
-                8080,
-                "unhealthy",
-                "Target.ResponseCodeMismatch",
-                "Health checks failed with these codes: [503]",
-            ),
-        ],
-    )
-    assert changed == 2
-    found = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
-    assert found["TargetHealthDescriptions"] == [
+    assert {t[3] for t in initial} <= starting, initial
+
+    expected = [
         {
-            "Target": {"Id": "127.0.0.1", "Port": 8080},
-            "HealthCheckPort": "8080",
+            "Target": {"Id": "127.0.0.1", "Port": ok.port},
+            "HealthCheckPort": str(ok.port),
             "TargetHealth": {"State": "healthy"},
         },
         {
-            "Target": {"Id": "127.0.0.2", "Port": 8080},
-            "HealthCheckPort": "8080",
+            "Target": {"Id": "127.0.0.2", "Port": failing.port},
+            "HealthCheckPort": str(failing.port),
             "TargetHealth": {
                 "State": "unhealthy",
                 "Reason": "Target.ResponseCodeMismatch",
@@ -363,9 +399,20 @@ def test_targets_of_a_group_in_use_start_initial_and_take_the_data_planes_health
             },
         },
     ]
-    asked = _health(elbv2, tg, Targets=[{"Id": "127.0.0.2"}, {"Id": "10.1.1.1", "Port": 81}])
+    deadline = time.monotonic() + 60
+    while True:
+        found = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+        if found["TargetHealthDescriptions"] == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert found["TargetHealthDescriptions"] == expected
+    asked = _health(
+        elbv2,
+        tg,
+        Targets=[{"Id": "127.0.0.2", "Port": failing.port}, {"Id": "10.1.1.1", "Port": 81}],
+    )
     assert asked == [
-        ("127.0.0.2", 8080, "unhealthy", "Target.ResponseCodeMismatch"),
+        ("127.0.0.2", failing.port, "unhealthy", "Target.ResponseCodeMismatch"),
         ("10.1.1.1", 81, "unused", "Target.NotRegistered"),
     ]
 
