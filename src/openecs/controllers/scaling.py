@@ -9,18 +9,25 @@ Metrics, per target tracking policy, as datapoints of 10 seconds:
   ResourceLabel, Sum. AWS's target value counts requests per target per minute; each
   10-second Sum is scaled by 6 to that rate, so that a breach is seen within 30 s
   rather than after a whole minute's window.
+
+Step scaling policies watch the metric their implicit alarm names (see
+`domain.scaling.StepAlarm`) with their MetricAggregationType as the statistic per
+period (for ALBRequestCountPerTarget, one sample per period: every statistic is
+its Sum); `requests` is the service's own target group. Policies are read over the
+scale-in window or the alarm's datapoints, whichever is longer.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from openecs.controllers.loop import Step
 from openecs.controllers.scaling_decisions import DEFAULT_TUNING, Series, Tuning, compute_scaling
 from openecs.domain.metrics import ALB_NAMESPACE, ECS_NAMESPACE, Dimensions, dimensions
-from openecs.domain.scaling import TargetTracking
+from openecs.domain.scaling import ScalingPolicy, StepScaling, TargetTracking
 from openecs.usecases.backend import Backend
 from openecs.usecases.metrics import query_metric
 from openecs.usecases.scaling_apply import ScalingEffects, ScalingView, apply_scaling, scaling_views
@@ -29,6 +36,7 @@ __all__ = ["MetricQuery", "scale_targets", "scaling_steps"]
 
 log = logging.getLogger("openecs.controllers.scaling")
 
+_AGGREGATIONS = ("Average", "Minimum", "Maximum")
 _ECS_METRICS = {
     "ECSServiceAverageCPUUtilization": "CPUUtilization",
     "ECSServiceAverageMemoryUtilization": "MemoryUtilization",
@@ -58,7 +66,7 @@ def _series(
     backend: Backend,
     query: MetricQuery,
     view: ScalingView,
-    policy: TargetTracking,
+    policy: TargetTracking | StepScaling,
     now: float,
     tuning: Tuning,
 ) -> Series:
@@ -67,11 +75,20 @@ def _series(
     end = math.floor(now / period) * period
     start = end - tuning.in_seconds - period
     scale = 1.0
-    if policy.metric in _ECS_METRICS:
-        namespace, metric, statistic = ECS_NAMESPACE, _ECS_METRICS[policy.metric], "Average"
+    if isinstance(policy, TargetTracking):
+        predefined, label, statistic = policy.metric, policy.resource_label, "Average"
+    else:
+        predefined, label = policy.alarm.metric, view.request_label
+        statistic = policy.aggregation if policy.aggregation in _AGGREGATIONS else "Average"
+        datapoints = policy.alarm.datapoints or tuning.out_datapoints
+        start = min(start, end - (datapoints + 1) * period)
+    if predefined in _ECS_METRICS:
+        namespace, metric = ECS_NAMESPACE, _ECS_METRICS[predefined]
         dims = dimensions(ClusterName=view.target.cluster, ServiceName=view.target.service)
     else:
-        parts = (policy.resource_label or "").split("/")
+        if label is None:
+            return []
+        parts = label.split("/")
         namespace, metric, statistic = ALB_NAMESPACE, "RequestCountPerTarget", "Sum"
         dims = dimensions(LoadBalancer="/".join(parts[:3]), TargetGroup="/".join(parts[3:]))
         scale = 60.0 / period
@@ -90,6 +107,13 @@ def _series(
     return [(t, v * scale) for t, v in points]
 
 
+def _evaluated(policies: Sequence[ScalingPolicy]) -> Iterator[TargetTracking | StepScaling]:
+    for policy in policies:
+        read = policy.target_tracking() or policy.step_scaling()
+        if read is not None:
+            yield read
+
+
 def scale_targets(
     backend: Backend, *, query: MetricQuery = query_metric, tuning: Tuning = DEFAULT_TUNING
 ) -> int:
@@ -99,9 +123,8 @@ def scale_targets(
     for view in scaling_views(backend):
         try:
             metrics = {
-                t.name: _series(backend, query, view, t, now, tuning)
-                for t in (p.target_tracking() for p in view.policies)
-                if t is not None
+                p.name: _series(backend, query, view, p, now, tuning)
+                for p in _evaluated(view.policies)
             }
             decision = compute_scaling(
                 view.target,

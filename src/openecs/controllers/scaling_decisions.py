@@ -19,6 +19,13 @@ Order of a pass:
    scale-in waits out its own ScaleInCooldown after the last scale-in and the
    ScaleOutCooldown after the last scale-out.
 
+4. Step scaling (same suspension flags): each policy whose implicit alarm is in
+   ALARM proposes a count (`step_decisions`, which explains the alarm, the steps,
+   the adjustment types and the cooldown).
+   Together: the largest scale-out any policy asks for wins; while any policy
+   wants out, even held back by a cooldown, nothing scales in; otherwise the most
+   cautious scale-in (the largest count) wins.
+
 Tolerance keeps a service sitting near its target from flapping; the asymmetric
 windows make it faster out than in.
 """
@@ -29,6 +36,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from openecs.controllers.step_decisions import evaluate_step_policy
 from openecs.domain.scaling import (
     ScalableTarget,
     ScalingPolicy,
@@ -127,7 +135,7 @@ def compute_scaling(
             )
         )
     if desired == current:
-        desired, state, scaled = _track(
+        desired, state, scaled = _dynamic(
             target, policies, metrics, now, state, current, low, high, tuning
         )
         if scaled is not None:
@@ -153,7 +161,14 @@ def _due(action: ScheduledAction, last: float | None, now: float) -> float | Non
     return when
 
 
-def _track(
+@dataclass(frozen=True, slots=True)
+class _Move:
+    desired: int
+    activity: PlannedActivity
+    step_policy: str | None = None  # the step policy that asked, if one did
+
+
+def _dynamic(
     target: ScalableTarget,
     policies: Sequence[ScalingPolicy],
     metrics: Mapping[str, Series],
@@ -164,9 +179,65 @@ def _track(
     high: int,
     tuning: Tuning,
 ) -> tuple[int, ScalingState, PlannedActivity | None]:
+    """Target tracking and step scaling together: the largest scale-out any policy
+    asks for wins; while some policy wants out (even held back by a cooldown)
+    nothing scales in; otherwise the most cautious scale-in wins."""
+    outs, ins, out_wanted = _track(
+        target, policies, metrics, now, state, current, low, high, tuning
+    )
+    for step_policy in (s for s in (p.step_scaling() for p in policies) if s is not None):
+        proposal = evaluate_step_policy(
+            step_policy,
+            metrics.get(step_policy.name, ()),
+            now,
+            state,
+            current=current,
+            low=low,
+            high=high,
+            default_datapoints=tuning.out_datapoints,
+            datapoint_seconds=tuning.datapoint_seconds,
+        )
+        if proposal is None:
+            continue
+        out_wanted = out_wanted or proposal.desired > current
+        if proposal.allowed:
+            move = _Move(
+                proposal.desired,
+                PlannedActivity(f"Setting desired count to {proposal.desired}.", proposal.cause),
+                step_policy.name,
+            )
+            (outs if proposal.desired > current else ins).append(move)
+    if out_wanted:
+        if not outs or target.suspended_flag("DynamicScalingOutSuspended"):
+            return current, state, None
+        best = max(outs, key=lambda m: m.desired)
+        state = replace(state, last_scale_out=now)
+    elif ins and not target.suspended_flag("DynamicScalingInSuspended"):
+        best = max(ins, key=lambda m: m.desired)
+        state = replace(state, last_scale_in=now)
+    else:
+        return current, state, None
+    if best.step_policy is not None:
+        state = replace(state, steps_fired={**state.steps_fired, best.step_policy: (now, current)})
+    return best.desired, state, best.activity
+
+
+def _track(
+    target: ScalableTarget,
+    policies: Sequence[ScalingPolicy],
+    metrics: Mapping[str, Series],
+    now: float,
+    state: ScalingState,
+    current: int,
+    low: int,
+    high: int,
+    tuning: Tuning,
+) -> tuple[list[_Move], list[_Move], bool]:
+    """Target tracking's allowed scale-out and scale-in (at most one each), and
+    whether some policy wants out at all."""
     tracking = [t for t in (p.target_tracking() for p in policies) if t is not None]
     if not tracking or current == 0:
-        return current, state, None
+        return [], [], False
     outs: list[tuple[int, TargetTracking, float]] = []
     ins: list[tuple[int, TargetTracking, float]] = []
     in_vetoed = False
@@ -192,18 +263,14 @@ def _track(
             ins.append((_proportional(current, mean, policy.target_value), policy, mean))
         else:
             in_vetoed = True
-    if outs and not target.suspended_flag("DynamicScalingOutSuspended"):
+    if outs:
         count, policy, mean = max(outs, key=lambda o: o[0])
         count = min(count, high)
         last = state.last_scale_out
         if count > current and (last is None or now - last >= policy.scale_out_cooldown):
-            return (
-                count,
-                replace(state, last_scale_out=now),
-                _activity(target, policy, "High", count, mean),
-            )
-        return current, state, None
-    if ins and not in_vetoed and not target.suspended_flag("DynamicScalingInSuspended"):
+            return [_Move(count, _activity(target, policy, "High", count, mean))], [], True
+        return [], [], True
+    if ins and not in_vetoed:
         count, policy, mean = max(ins, key=lambda o: o[0])
         count = max(count, low)
         cooled = all(
@@ -214,12 +281,8 @@ def _track(
             )
         )
         if count < current and cooled:
-            return (
-                count,
-                replace(state, last_scale_in=now),
-                _activity(target, policy, "Low", count, mean),
-            )
-    return current, state, None
+            return [], [_Move(count, _activity(target, policy, "Low", count, mean))], False
+    return [], [], False
 
 
 def _proportional(current: int, metric: float, target_value: float) -> int:

@@ -34,9 +34,13 @@ __all__ = [
     "ScalingPolicy",
     "ScalingState",
     "ScheduledAction",
+    "StepAdjustment",
+    "StepAlarm",
+    "StepScaling",
     "TargetTracking",
     "ValidationException",
     "parse_resource_id",
+    "parse_step_alarm",
     "target_key",
 ]
 
@@ -49,6 +53,15 @@ PREDEFINED_METRICS = (
 )
 # AWS's defaults for ECS target tracking when the policy names no cooldown.
 DEFAULT_COOLDOWN = 300
+# The implicit alarm of a step scaling policy, spelled in its name (see StepAlarm).
+_STEP_ALARM = re.compile(
+    r"(?i)(?<![a-z])(cpu|memory|requests)\s*(>=|<=|>|<)\s*(\d+(?:\.\d+)?)(?:\s*x\s*(\d+))?"
+)
+_STEP_METRICS = {
+    "cpu": "ECSServiceAverageCPUUtilization",
+    "memory": "ECSServiceAverageMemoryUtilization",
+    "requests": "ALBRequestCountPerTarget",
+}
 _RESOURCE_ID = re.compile(r"^service/([A-Za-z0-9_-]{1,255})/([A-Za-z0-9_-]{1,255})$")
 
 
@@ -85,12 +98,15 @@ class ScalingState:
     last_scale_out: float | None = None
     last_scale_in: float | None = None
     schedules_fired: dict[str, float] = field(default_factory=dict)
+    # Per step scaling policy: when it last changed the count, and the count before.
+    steps_fired: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
         return {
             "last_scale_out": self.last_scale_out,
             "last_scale_in": self.last_scale_in,
             "schedules_fired": dict(self.schedules_fired),
+            "steps_fired": {k: [t, n] for k, (t, n) in self.steps_fired.items()},
         }
 
     @classmethod
@@ -99,6 +115,7 @@ class ScalingState:
             doc.get("last_scale_out"),
             doc.get("last_scale_in"),
             dict(doc.get("schedules_fired") or {}),
+            {k: (float(t), int(n)) for k, (t, n) in (doc.get("steps_fired") or {}).items()},
         )
 
 
@@ -185,6 +202,77 @@ class TargetTracking:
     alarm_low: str
 
 
+@dataclass(frozen=True, slots=True)
+class StepAlarm:
+    """The implicit alarm that drives a step scaling policy.
+
+    On AWS a CloudWatch alarm (PutMetricAlarm, AlarmActions = the policy's ARN)
+    names the metric, the threshold and how many periods must breach; OpenECS has
+    no CloudWatch alarms, so the policy's own name spells them:
+    `<metric><comparison><threshold>[x<datapoints>]` anywhere in PolicyName, e.g.
+    `web-out cpu>70`, `web-in cpu<=20x30` or `requests>=600x2`. The metric is
+    `cpu` (ECSServiceAverageCPUUtilization, percent), `memory`
+    (ECSServiceAverageMemoryUtilization, percent) or `requests`
+    (ALBRequestCountPerTarget of the service's target group, requests per target
+    per minute); the comparison `>`, `>=`, `<` or `<=`; `datapoints` how many
+    consecutive 10-second datapoints must breach (the controller's default
+    otherwise). A step policy whose name spells no alarm is stored and described,
+    never evaluated."""
+
+    name: str
+    metric: str  # a predefined metric type
+    comparison: str
+    threshold: float
+    datapoints: int | None
+
+    def breached_by(self, value: float) -> bool:
+        return {
+            ">": value > self.threshold,
+            ">=": value >= self.threshold,
+            "<": value < self.threshold,
+            "<=": value <= self.threshold,
+        }[self.comparison]
+
+
+def parse_step_alarm(policy_name: str, resource_id: str) -> StepAlarm | None:
+    """The implicit alarm a step policy's name spells, or None."""
+    m = _STEP_ALARM.search(policy_name)
+    if m is None:
+        return None
+    datapoints = int(m.group(4)) if m.group(4) else None
+    if datapoints == 0:
+        return None
+    return StepAlarm(
+        name=f"StepScaling-{resource_id}-{policy_name}",
+        metric=_STEP_METRICS[m.group(1).lower()],
+        comparison=m.group(2),
+        threshold=float(m.group(3)),
+        datapoints=datapoints,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepAdjustment:
+    """Bounds are relative to the alarm's threshold; None is unbounded."""
+
+    lower: float | None
+    upper: float | None
+    adjustment: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepScaling:
+    """A step scaling policy with an implicit alarm, as the controller reads it."""
+
+    name: str
+    alarm: StepAlarm
+    adjustment_type: str  # ChangeInCapacity | PercentChangeInCapacity | ExactCapacity
+    steps: tuple[StepAdjustment, ...]
+    min_adjustment_magnitude: int | None
+    cooldown: int
+    aggregation: str  # Average | Minimum | Maximum
+
+
 @dataclass(slots=True)
 class ScalingPolicy:
     name: str
@@ -211,6 +299,30 @@ class ScalingPolicy:
             resource_label=spec.get("ResourceLabel"),
             alarm_high=high,
             alarm_low=low,
+        )
+
+    def step_scaling(self) -> StepScaling | None:
+        if self.policy_type != "StepScaling":
+            return None
+        alarm = parse_step_alarm(self.name, self.resource_id)
+        if alarm is None:
+            return None
+        magnitude = self.config.get("MinAdjustmentMagnitude")
+        return StepScaling(
+            name=self.name,
+            alarm=alarm,
+            adjustment_type=str(self.config.get("AdjustmentType", "ChangeInCapacity")),
+            steps=tuple(
+                StepAdjustment(
+                    step.get("MetricIntervalLowerBound"),
+                    step.get("MetricIntervalUpperBound"),
+                    int(step["ScalingAdjustment"]),
+                )
+                for step in self.config.get("StepAdjustments") or ()
+            ),
+            min_adjustment_magnitude=int(magnitude) if magnitude is not None else None,
+            cooldown=int(self.config.get("Cooldown", DEFAULT_COOLDOWN)),
+            aggregation=str(self.config.get("MetricAggregationType") or "Average"),
         )
 
     def to_doc(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from openecs.domain.scaling import (
     ScheduledAction,
     ValidationException,
     parse_resource_id,
+    parse_step_alarm,
     target_key,
 )
 from openecs.domain.scaling_schedule import parse_schedule, zone
@@ -233,7 +234,15 @@ def put_scaling_policy(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> 
                 f"Policy {name} is a {existing.policy_type} policy; its type cannot change"
             )
         alarms: list[dict[str, str]] = []
-        if policy_type == "TargetTrackingScaling":
+        step_alarm = parse_step_alarm(name, resource_id)
+        if policy_type == "StepScaling" and step_alarm is not None:
+            alarms = [
+                {
+                    "AlarmName": step_alarm.name,
+                    "AlarmARN": ScalingPolicy.alarm_arn(scope, step_alarm.name),
+                }
+            ]
+        elif policy_type == "TargetTrackingScaling":
             alarms = (
                 existing.alarms
                 if existing is not None

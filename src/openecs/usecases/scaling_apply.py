@@ -4,8 +4,9 @@ count through UpdateService, scaling activities, the controller's state)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -19,6 +20,7 @@ from openecs.domain.scaling import (
 from openecs.domain.scope import Scope
 from openecs.domain.service import ServiceStatus
 from openecs.platform.ids import new_uuid
+from openecs.store import load_balancing as lb_rows
 from openecs.store import scaling as rows
 from openecs.store import services as service_rows
 from openecs.usecases.backend import Backend
@@ -35,6 +37,9 @@ class ScalingView:
     policies: list[ScalingPolicy]
     actions: list[ScheduledAction]
     current: int  # the service's desired count
+    # ALBRequestCountPerTarget's ResourceLabel for the service's first target group
+    # (`app/NAME/ID/targetgroup/NAME/ID`), which step policies on `requests` watch.
+    request_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +67,22 @@ def scaling_views(backend: Backend) -> list[ScalingView]:
                     rows.list_policies(conn, [target_id]),
                     rows.list_actions(conn, [target_id]),
                     service.desired_count,
+                    _request_label(conn, service.load_balancers),
                 )
             )
     return views
+
+
+def _request_label(conn: Connection, load_balancers: Sequence[Mapping[str, Any]]) -> str | None:
+    group = next(
+        (str(lb["targetGroupArn"]) for lb in load_balancers if lb.get("targetGroupArn")), None
+    )
+    if group is None:
+        return None
+    found = lb_rows.load_balancers_of(conn, [group]).get(group) or []
+    if not found:
+        return None
+    return found[0].split(":loadbalancer/", 1)[-1] + "/" + group.rsplit(":", 1)[-1]
 
 
 def apply_scaling(backend: Backend, view: ScalingView, effects: ScalingEffects) -> None:
