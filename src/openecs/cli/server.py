@@ -18,12 +18,14 @@ from openecs.api.prometheus import prometheus_routes
 from openecs.api.registry import build_services
 from openecs.cli.credentials import load_or_create_credentials
 from openecs.cli.server_options import add_server_arguments, config_from_args
+from openecs.console import console_routes
 from openecs.controllers.housekeeping import housekeeping_steps
 from openecs.controllers.load_balancer import LoadBalancerController
 from openecs.controllers.log_retention import log_retention_steps
 from openecs.controllers.loop import ControllerLoop
 from openecs.controllers.metrics_retention import metrics_retention_steps
 from openecs.controllers.scaling import scaling_steps
+from openecs.controllers.scaling_decisions import Tuning
 from openecs.controllers.services import service_steps
 from openecs.platform.clock import SystemClock
 from openecs.platform.config import ServerConfig, env_default
@@ -72,7 +74,15 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             task_retention=config.task_retention_seconds,
         )
         + service_steps(backend)
-        + scaling_steps(backend)
+        + scaling_steps(
+            backend,
+            interval=config.scaling_interval_seconds,
+            tuning=Tuning(
+                out_datapoints=config.scaling_out_datapoints,
+                in_seconds=config.scaling_in_seconds,
+                tolerance=config.scaling_tolerance,
+            ),
+        )
         + load_balancer.steps()
         + metrics_retention_steps(backend)
         + log_retention_steps(
@@ -95,6 +105,11 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
         *agent_routes(backend, auth, agent_timeout=config.agent_timeout_seconds),
         *plan_routes(backend, auth, ecs),
         *prometheus_routes(backend, request_counts),
+        *console_routes(
+            backend,
+            [load_or_create_credentials(config.data_dir, config.account_id)[0]],
+            config.default_region,
+        ),
     ]
     return create_app(gateway, routes, lifespan, request_counts), backend
 

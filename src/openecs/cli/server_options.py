@@ -45,9 +45,37 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         default=int(env_default("LOG_MAX_EVENTS_PER_STREAM", "1000000")),
         help="CloudWatch Logs: a stream keeps at most this many events (the oldest go first)",
     )
+    parser.add_argument(
+        "--scaling-interval",
+        type=float,
+        default=float(env_default("SCALING_INTERVAL_SECONDS", "10")),
+        help="seconds between passes of the auto scaling controller",
+    )
+    parser.add_argument(
+        "--scaling-out-datapoints",
+        type=int,
+        default=int(env_default("SCALING_OUT_DATAPOINTS", "3")),
+        help="consecutive 10-second datapoints above target that make a breach (scale-out)",
+    )
+    parser.add_argument(
+        "--scaling-in-seconds",
+        type=int,
+        default=int(env_default("SCALING_IN_SECONDS", "300")),
+        help="seconds every datapoint must stay below target before scaling in (a multiple of 10)",
+    )
+    parser.add_argument(
+        "--scaling-tolerance",
+        type=float,
+        default=float(env_default("SCALING_TOLERANCE", "0.10")),
+        help="fraction around a target value within which target tracking does nothing",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    if args.scaling_interval <= 0 or args.scaling_out_datapoints < 1:
+        raise SystemExit("--scaling-interval must be positive and --scaling-out-datapoints >= 1")
+    if args.scaling_in_seconds < 10 or args.scaling_in_seconds % 10:
+        raise SystemExit("--scaling-in-seconds must be a positive multiple of 10")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -60,4 +88,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         agent_timeout_seconds=args.agent_timeout,
         task_retention_seconds=args.task_retention,
         log_max_events_per_stream=args.log_max_events_per_stream,
+        scaling_interval_seconds=args.scaling_interval,
+        scaling_out_datapoints=args.scaling_out_datapoints,
+        scaling_in_seconds=args.scaling_in_seconds,
+        scaling_tolerance=args.scaling_tolerance,
     )

@@ -29,6 +29,13 @@ class ServerConfig:
     task_retention_seconds: float = 3600.0
     # CloudWatch Logs: the oldest events of a stream beyond this many are expired.
     log_max_events_per_stream: int = 1_000_000
+    # Auto scaling: how often the controller runs, how many consecutive 10-second
+    # datapoints above target make a breach, how long below target before scaling
+    # in, and the band around the target where nothing moves.
+    scaling_interval_seconds: float = 10.0
+    scaling_out_datapoints: int = 3
+    scaling_in_seconds: int = 300
+    scaling_tolerance: float = 0.10
 
     @property
     def effective_database_url(self) -> str:
