@@ -6,11 +6,11 @@ Defaults are AWS's public on-demand prices for us-east-1, Linux:
 * FARGATE, x86_64: $0.04048 per vCPU-hour, $0.004445 per GB-hour.
 * FARGATE, ARM64 (`runtimePlatform.cpuArchitecture` ARM64, Graviton): about
   20% less, $0.03238 per vCPU-hour and $0.00356 per GB-hour.
-* FARGATE_SPOT: an assumption, not a quote. Spot prices float; AWS advertises
-  "up to 70% off" the on-demand price, and this table takes exactly 70% off
-  the x86 rates ($0.01214398 per vCPU-hour, $0.00133353 per GB-hour; the
-  digits are rounded as AWS's spot page rounds them). Spot tasks pay these
-  rates whatever their architecture.
+* FARGATE_SPOT: an assumption, not a quote. Spot prices float with spare
+  capacity; AWS advertises "up to 70% off" on-demand. The defaults are a
+  us-east-1 spot price AWS has published, about 70% off the x86 rates
+  ($0.01214398 per vCPU-hour, $0.00133353 per GB-hour), held fixed. Spot
+  tasks pay these rates whatever their architecture.
 * EC2 instances: on-demand Linux prices of a few common types, by the
   `ecs.instance-type` attribute the instance registered with; a type the
   table does not know (an `openecs agent` registers "openecs.local") pays
