@@ -6,9 +6,11 @@ import argparse
 import sys
 
 from openecs.cli.agent import add_agent_arguments, run_agent
+from openecs.cli.cost import add_cost_arguments, run_cost
 from openecs.cli.fleet import add_fleet_arguments, run_fleet
 from openecs.cli.plan import add_plan_arguments, run_plan
 from openecs.cli.server_options import add_server_arguments, config_from_args
+from openecs.demo.command import add_demo_arguments
 
 __all__ = ["main"]
 
@@ -40,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         "plan", help="dry-run placement: where tasks would go and why not elsewhere"
     )
     add_plan_arguments(plan)
+    demo = commands.add_parser(
+        "demo", help="deploy the e-commerce shop on OpenECS (`demo blackfriday`: the spike)"
+    )
+    add_demo_arguments(demo)
+    add_cost_arguments(commands.add_parser("cost", help="what tasks and instances cost"))
     return parser
 
 
@@ -60,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_fleet(args)
     if args.command == "plan":
         return run_plan(args)
+    if args.command == "demo":
+        from openecs.demo.command import run_demo
+
+        return run_demo(args)
+    if args.command == "cost":
+        return run_cost(args)
     raise AssertionError(args.command)
 
 

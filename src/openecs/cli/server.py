@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from openecs.api.agent_endpoints import agent_routes
 from openecs.api.app import ApiGateway, RequestCounts, create_app
 from openecs.api.auth import Authenticator
+from openecs.api.cost_endpoints import cost_routes
 from openecs.api.plan_endpoints import plan_routes
 from openecs.api.prometheus import prometheus_routes
 from openecs.api.registry import build_services
@@ -31,6 +32,7 @@ from openecs.platform.clock import SystemClock
 from openecs.platform.config import ServerConfig, env_default
 from openecs.platform.logging import configure_logging
 from openecs.usecases.backend import Backend
+from openecs.usecases.cost import load_price_table
 from openecs.usecases.load_balancing import read_snapshot, record_target_health
 
 __all__ = ["add_server_arguments", "build_app", "build_gateway", "config_from_args", "run_server"]
@@ -104,6 +106,7 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
     routes = [
         *agent_routes(backend, auth, agent_timeout=config.agent_timeout_seconds),
         *plan_routes(backend, auth, ecs),
+        *cost_routes(backend, auth, load_price_table(config.price_table)),
         *prometheus_routes(backend, request_counts),
         *console_routes(
             backend,

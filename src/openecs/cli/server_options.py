@@ -46,6 +46,11 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="CloudWatch Logs: a stream keeps at most this many events (the oldest go first)",
     )
     parser.add_argument(
+        "--price-table",
+        default=env_default("PRICE_TABLE", ""),
+        help="cost accounting: a JSON or TOML file of prices overriding AWS's us-east-1 defaults",
+    )
+    parser.add_argument(
         "--scaling-interval",
         type=float,
         default=float(env_default("SCALING_INTERVAL_SECONDS", "10")),
@@ -88,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         agent_timeout_seconds=args.agent_timeout,
         task_retention_seconds=args.task_retention,
         log_max_events_per_stream=args.log_max_events_per_stream,
+        price_table=args.price_table,
         scaling_interval_seconds=args.scaling_interval,
         scaling_out_datapoints=args.scaling_out_datapoints,
         scaling_in_seconds=args.scaling_in_seconds,

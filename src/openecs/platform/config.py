@@ -29,6 +29,8 @@ class ServerConfig:
     task_retention_seconds: float = 3600.0
     # CloudWatch Logs: the oldest events of a stream beyond this many are expired.
     log_max_events_per_stream: int = 1_000_000
+    # Cost accounting: a JSON or TOML file overriding AWS's default prices ("" = defaults).
+    price_table: str = ""
     # Auto scaling: how often the controller runs, how many consecutive 10-second
     # datapoints above target make a breach, how long below target before scaling
     # in, and the band around the target where nothing moves.
