@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from openecs.domain.cluster import Cluster, ClusterCounts
 from openecs.domain.scope import Scope
@@ -48,8 +48,17 @@ def _where(scope: Scope) -> tuple[Any, ...]:
     return (clusters.c.account_id == scope.account_id, clusters.c.region == scope.region)
 
 
+# Built once: constructing the statement cost more than running it.
+_GET = select(clusters).where(
+    clusters.c.account_id == bindparam("account_id"),
+    clusters.c.region == bindparam("region"),
+    clusters.c.name == bindparam("name"),
+)
+
+
 def get(conn: Connection, scope: Scope, name: str) -> Cluster | None:
-    row = conn.execute(select(clusters).where(*_where(scope), clusters.c.name == name)).first()
+    params = {"account_id": scope.account_id, "region": scope.region, "name": name}
+    row = conn.execute(_GET, params).first()
     return _from_row(row) if row else None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from openecs.domain.scope import Scope
 from openecs.store.tables import container_instances, services, tags, task_definitions, tasks
@@ -21,10 +21,15 @@ __all__ = [
 ]
 
 
+_GET = (
+    select(tags.c.key, tags.c.value)
+    .where(tags.c.resource_arn == bindparam("arn"))
+    .order_by(tags.c.key)
+)
+
+
 def get_tags(conn: Connection, arn: str) -> dict[str, str]:
-    rows = conn.execute(
-        select(tags.c.key, tags.c.value).where(tags.c.resource_arn == arn).order_by(tags.c.key)
-    )
+    rows = conn.execute(_GET, {"arn": arn})
     return {row.key: row.value for row in rows}
 
 

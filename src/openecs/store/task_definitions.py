@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from openecs.domain.scope import Scope
@@ -118,14 +119,36 @@ def save_lifecycle(
         raise ConcurrentUpdateError(definition.arn)
 
 
+# The hot reads are built once with bind parameters: building a statement anew cost
+# more than running it (~0.2 ms of SQLAlchemy construction and cache-key work a call).
+_SCOPED = (
+    task_definitions.c.account_id == bindparam("account_id"),
+    task_definitions.c.region == bindparam("region"),
+)
+_GET = select(task_definitions).where(
+    *_SCOPED,
+    task_definitions.c.family == bindparam("family"),
+    task_definitions.c.revision == bindparam("revision"),
+)
+_LATEST_ACTIVE = (
+    select(task_definitions)
+    .where(
+        *_SCOPED,
+        task_definitions.c.family == bindparam("family"),
+        task_definitions.c.status == TaskDefinitionStatus.ACTIVE,
+    )
+    .order_by(task_definitions.c.revision.desc())
+    .limit(1)
+)
+
+
+def _scope_params(scope: Scope) -> dict[str, Any]:
+    return {"account_id": scope.account_id, "region": scope.region}
+
+
 def get(conn: Connection, scope: Scope, family: str, revision: int) -> TaskDefinition | None:
-    row = conn.execute(
-        select(task_definitions).where(
-            *_where(scope),
-            task_definitions.c.family == family,
-            task_definitions.c.revision == revision,
-        )
-    ).first()
+    params = {**_scope_params(scope), "family": family, "revision": revision}
+    row = conn.execute(_GET, params).first()
     return _from_row(row) if row else None
 
 
@@ -145,16 +168,7 @@ def get_many(
 
 
 def latest_active(conn: Connection, scope: Scope, family: str) -> TaskDefinition | None:
-    row = conn.execute(
-        select(task_definitions)
-        .where(
-            *_where(scope),
-            task_definitions.c.family == family,
-            task_definitions.c.status == TaskDefinitionStatus.ACTIVE,
-        )
-        .order_by(task_definitions.c.revision.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_LATEST_ACTIVE, {**_scope_params(scope), "family": family}).first()
     return _from_row(row) if row else None
 
 
@@ -169,12 +183,26 @@ def list_keys(
     limit: int,
 ) -> list[tuple[str, int, str]]:
     """(family, revision, arn) with `status`, ordered by family then revision."""
-    col = task_definitions.c
-    query = select(col.family, col.revision, col.arn).where(*_where(scope), col.status == status)
+    params: dict[str, Any] = {**_scope_params(scope), "status": status, "limit": limit}
     if family is not None:
-        query = query.where(col.family == family)
+        params["family"] = family
     if after is not None:
-        last_family, last_revision = after
+        params["after_family"], params["after_revision"] = after
+    query = _list_keys_statement(family is not None, after is not None, descending)
+    return [(row.family, row.revision, row.arn) for row in conn.execute(query, params)]
+
+
+@cache
+def _list_keys_statement(by_family: bool, paged: bool, descending: bool) -> Select[Any]:
+    col = task_definitions.c
+    query = select(col.family, col.revision, col.arn).where(
+        *_SCOPED, col.status == bindparam("status")
+    )
+    if by_family:
+        query = query.where(col.family == bindparam("family"))
+    if paged:
+        last_family: Any = bindparam("after_family")
+        last_revision: Any = bindparam("after_revision")
         if descending:
             query = query.where(
                 or_(
@@ -193,8 +221,7 @@ def list_keys(
         query = query.order_by(col.family.desc(), col.revision.desc())
     else:
         query = query.order_by(col.family, col.revision)
-    rows = conn.execute(query.limit(limit))
-    return [(row.family, row.revision, row.arn) for row in rows]
+    return query.limit(bindparam("limit"))
 
 
 def list_families(

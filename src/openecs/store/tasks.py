@@ -110,14 +110,22 @@ def save(conn: Connection, task: Task) -> None:
         placement_epochs.touch(conn, task.account_id, task.region, _pool(task))
 
 
+# The reads DescribeTasks and the agents' reports run most, built once.
+_GET = select(tasks.c.doc, tasks.c.version).where(
+    tasks.c.task_id == bindparam("task_id"),
+    tasks.c.account_id == bindparam("account_id"),
+    tasks.c.region == bindparam("region"),
+)
+_GET_MANY = select(tasks.c.doc, tasks.c.version).where(
+    tasks.c.task_id.in_(bindparam("task_ids", expanding=True)),
+    tasks.c.account_id == bindparam("account_id"),
+    tasks.c.region == bindparam("region"),
+)
+
+
 def get(conn: Connection, scope: Scope, task_id: str) -> Task | None:
-    row = conn.execute(
-        select(tasks.c.doc, tasks.c.version).where(
-            tasks.c.task_id == task_id,
-            tasks.c.account_id == scope.account_id,
-            tasks.c.region == scope.region,
-        )
-    ).first()
+    params = {"task_id": task_id, "account_id": scope.account_id, "region": scope.region}
+    row = conn.execute(_GET, params).first()
     return _from_row(row) if row else None
 
 
@@ -125,14 +133,8 @@ def get_many(conn: Connection, scope: Scope, task_ids: Iterable[str]) -> dict[st
     ids = list(task_ids)
     if not ids:
         return {}
-    rows = conn.execute(
-        select(tasks.c.doc, tasks.c.version).where(
-            tasks.c.task_id.in_(ids),
-            tasks.c.account_id == scope.account_id,
-            tasks.c.region == scope.region,
-        )
-    )
-    found = [_from_row(r) for r in rows]
+    params = {"task_ids": ids, "account_id": scope.account_id, "region": scope.region}
+    found = [_from_row(r) for r in conn.execute(_GET_MANY, params)]
     return {t.task_id: t for t in found}
 
 
