@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install and start what OpenECS and its tests need on a Debian machine:
 # Docker Engine (docker.io, dockerd started if not running, ports published on
-# 127.0.0.1), HAProxy, PostgreSQL, busybox-static (test images).
+# 127.0.0.1), HAProxy, PostgreSQL, busybox-static (test images), chromium (console
+# browser tests, driven by Playwright).
 # Idempotent: whatever is already installed or running is left alone.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "system-deps: installing ${need[*]}" >&2
