@@ -72,5 +72,5 @@ def compute_required_attributes(definition: Mapping[str, Any]) -> list[dict[str,
         if volume.get("efsVolumeConfiguration"):
             needs.append("ecs.capability.efs")
         if volume.get("dockerVolumeConfiguration"):
-            needs.append(_ECS + "docker-plugin.local")
+            needs.append("ecs.capability.docker-plugin.local")
     return [{"name": name} for name in dict.fromkeys(needs)]
