@@ -231,6 +231,7 @@ def test_every_page_renders_for_real_resources(
             f"{family}:2",
             "Roll back to",
             "Events",
+            "a month",
         ],
         f"/console/clusters/{cluster}/tasks/{world['task_id']}": [
             "Phases",
@@ -239,11 +240,18 @@ def test_every_page_renders_for_real_resources(
         ],
         "/console/task-definitions": [family],
         f"/console/task-definitions/{family}": [f"{family}:1", f"{family}:2"],
-        f"/console/task-definitions/{family}/2": ["containerDefinitions", "7200"],
+        f"/console/task-definitions/{family}/2": [
+            "containerDefinitions",
+            "7200",
+            "What one task would cost",
+        ],
         f"/console/task-definitions/{family}/diff?a=1&b=2": ['class="del"', "3600", "7200"],
         "/console/load-balancers": [world["lb"]],
         f"/console/load-balancers/{world['lb']}": ["Listener HTTP", world["tg"]],
         "/console/glossary": ["Capacity provider", "FARGATE vs EC2", "Target group"],
+        "/console/cost": ["Group by", "Cost by line", "Total"],
+        f"/console/cost?groupBy=day&since=7d&cluster={cluster}": ["Day", "Total"],
+        "/console/cost?groupBy=tag&tag=team&since=all": ["Tag:team"],
     }
     for path, expected in pages.items():
         answer = console.get(path)
@@ -263,6 +271,19 @@ def test_a_page_has_a_live_json_twin_with_regions_and_chart_data(
 
     assert {"counts", "deployments", "tasks", "events"} <= set(body["regions"])
     assert set(body["data"]["charts"]) == {"cpu", "memory", "requests"}
+
+
+def test_the_cost_page_has_a_live_json_twin_with_its_chart(
+    console: httpx.Client, world: dict[str, Any]
+) -> None:
+    body = console.get("/console/cost", params={"groupBy": "cluster", "format": "json"}).json()
+
+    assert {"totals", "lines"} <= set(body["regions"])
+    assert isinstance(body["data"]["charts"]["cost"], list)
+
+
+def test_grouping_cost_by_tag_needs_a_key(console: httpx.Client) -> None:
+    assert console.get("/console/cost", params={"groupBy": "tag"}).status_code == 404
 
 
 def test_terms_explain_themselves_on_hover(console: httpx.Client) -> None:

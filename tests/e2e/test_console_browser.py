@@ -259,6 +259,7 @@ def test_sign_in_scale_read_logs_stop_a_task_and_sign_out(
         ("09-task-definitions", f"/console/task-definitions/{running.family}/1"),
         ("10-load-balancers", "/console/load-balancers"),
         ("11-glossary", "/console/glossary"),
+        ("12-cost", "/console/cost?groupBy=service&since=1h"),
     ):
         page.goto(base + path)
         shots(page, name)

@@ -112,6 +112,7 @@ def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
             backend,
             [load_or_create_credentials(config.data_dir, config.account_id)[0]],
             config.default_region,
+            load_price_table(config.price_table),
         ),
     ]
     return create_app(gateway, routes, lifespan, request_counts), backend

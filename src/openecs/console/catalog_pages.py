@@ -14,6 +14,7 @@ from openecs.console.reads import LoadBalancerDetail
 from openecs.console.sessions import Session
 from openecs.domain.load_balancing import LoadBalancer
 from openecs.domain.task_definition import TaskDefinition
+from openecs.usecases.cost import Estimate
 
 __all__ = [
     "family_page",
@@ -92,7 +93,31 @@ def _pretty(definition: TaskDefinition) -> str:
     return json.dumps(definition.to_api(), indent=2, sort_keys=True, default=str)
 
 
-def task_definition_page(definition: TaskDefinition, session: Session) -> Rendered:
+def _estimate(estimate: Estimate | None) -> Html:
+    if estimate is None:
+        return Html("")
+    rows = (
+        (
+            o.pricing,
+            o.cpu_architecture,
+            f"${float(o.per_task_hourly):.5f}",
+            f"${float(o.monthly):,.2f}",
+            f"${float(o.minimum_charge):.6f}",
+        )
+        for o in estimate.options
+    )
+    return fmt(
+        '<h2>What one task would cost</h2><p class="muted">{} CPU units, {} MiB; a month is '
+        "730 hours.</p>{}",
+        estimate.cpu,
+        estimate.memory,
+        table(("Capacity", "CPU", "Per hour", "Per month", "Shortest run"), rows),
+    )
+
+
+def task_definition_page(
+    definition: TaskDefinition, session: Session, estimate: Estimate | None = None
+) -> Rendered:
     family = definition.family
     previous = definition.revision - 1
     actions = []
@@ -119,12 +144,13 @@ def task_definition_page(definition: TaskDefinition, session: Session) -> Render
     body = fmt(
         '<div class="actions">{}</div><dl class="facts"><dt>Status</dt><dd>{}</dd>'
         "<dt>Registered</dt><dd>{}</dd><dt>Registered by</dt><dd>{}</dd>"
-        '<dt>Compatibilities</dt><dd>{}</dd></dl><h2>JSON</h2><pre class="json">{}</pre>',
+        '<dt>Compatibilities</dt><dd>{}</dd></dl>{}<h2>JSON</h2><pre class="json">{}</pre>',
         join(actions),
         status(definition.status),
         when(definition.registered_at),
         definition.registered_by,
         ", ".join(definition.compatibilities),
+        _estimate(estimate),
         _pretty(definition),
     )
     return Rendered(

@@ -388,7 +388,9 @@ def _chart(name: str, label: str, unit: str) -> Html:
     )
 
 
-def service_page(detail: ServiceDetail, session: Session, rollback_to: str | None) -> Rendered:
+def service_page(
+    detail: ServiceDetail, session: Session, rollback_to: str | None, forecast: Html | None = None
+) -> Rendered:
     regions: dict[str, Html] = {}
     s = detail.view.service
     base = _service_href(s.cluster, s.name)
@@ -417,6 +419,7 @@ def service_page(detail: ServiceDetail, session: Session, rollback_to: str | Non
     body = join(
         [
             live("counts", _counts(detail), regions),
+            live("forecast", forecast or Html(""), regions),
             fmt('<div class="actions">{}{}{}</div>', scale, deploy, rollback),
             fmt("<h2>{}</h2>", term("deployment", "Deployments")),
             live("deployments", _deployments(detail), regions),
@@ -487,8 +490,10 @@ def _phases(t: Task) -> Html:
         ("Running", when(t.started_at), duration(t.started_at, t.stopping_at or t.stopped_at)),
         (
             "Healthy",
-            status(healthy),
-            Html('<span class="muted">health checks report a status</span>'),
+            status(healthy) if healthy != "—" else Html('<span class="muted">—</span>'),
+            Html('<span class="muted">no health check</span>')
+            if healthy == "—"
+            else Html('<span class="muted">as the containers\' health checks report</span>'),
         ),
         ("Stopping", when(t.stopping_at), duration(t.stopping_at, t.stopped_at)),
         ("Stopped", when(t.stopped_at), duration(t.created_at, t.stopped_at)),

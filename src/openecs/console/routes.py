@@ -11,6 +11,7 @@ GET  /console/static/<file>          the CSS and JS shipped in the package
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import secrets
@@ -24,12 +25,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from openecs.console import actions, catalog_pages, cluster_pages, reads
+from openecs.console import actions, catalog_pages, cluster_pages, cost_page, reads
 from openecs.console.html import Html, fmt, join
 from openecs.console.layout import Rendered, layout
 from openecs.console.sessions import SESSION_COOKIE, SIGNIN_COOKIE, KeyPair, Session, SessionKeeper
 from openecs.domain.errors import AwsError
-from openecs.usecases import task_definitions
+from openecs.domain.prices import PriceTable
+from openecs.usecases import cost, task_definitions
 from openecs.usecases.backend import Backend
 
 __all__ = ["Console", "console_routes"]
@@ -95,10 +97,17 @@ def _with_headers(response: Response) -> Response:
 
 
 class Console:
-    def __init__(self, backend: Backend, key_pairs: Iterable[KeyPair], region: str) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        key_pairs: Iterable[KeyPair],
+        region: str,
+        prices: PriceTable | None = None,
+    ) -> None:
         self.backend = backend
         self.sessions = SessionKeeper(key_pairs, backend.clock)
         self.region = region
+        self.prices = prices or cost.load_price_table(None)
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -299,7 +308,20 @@ class Console:
         p = request.path_params
         detail = reads.service_detail(self.backend, s.scope, p["cluster"], p["service"])
         previous = reads.previous_task_definition(self.backend, s.scope, detail.view)
-        return cluster_pages.service_page(detail, s, previous)
+        forecast = None
+        try:
+            forecast = cost_page.forecast_facts(
+                cost.forecast_service(
+                    self.backend,
+                    s.scope,
+                    cluster=p["cluster"],
+                    service=p["service"],
+                    prices=self.prices,
+                )
+            )
+        except AwsError as exc:
+            log.debug("no forecast for %s: %s", p["service"], exc.message)
+        return cluster_pages.service_page(detail, s, previous, forecast)
 
     def task(self, request: Request, s: Session) -> Rendered:
         p = request.path_params
@@ -323,7 +345,13 @@ class Console:
 
     def revision(self, request: Request, s: Session) -> Rendered:
         p = request.path_params
-        return catalog_pages.task_definition_page(self._revision(s, p["family"], p["revision"]), s)
+        definition = self._revision(s, p["family"], p["revision"])
+        estimate = None
+        with contextlib.suppress(AwsError):
+            estimate = cost.estimate_task_definition(
+                self.backend, s.scope, definition.arn, prices=self.prices
+            )
+        return catalog_pages.task_definition_page(definition, s, estimate)
 
     def diff(self, request: Request, s: Session) -> Rendered:
         family, q = request.path_params["family"], request.query_params
@@ -345,6 +373,28 @@ class Console:
 
     def glossary(self, request: Request, s: Session) -> Rendered:
         return catalog_pages.glossary_page()
+
+    def cost(self, request: Request, s: Session) -> Rendered:
+        q = request.query_params
+        group_by = q.get("groupBy") or "service"
+        tag = (q.get("tag") or "").strip()
+        since = q.get("since") or "24h"
+        back = dict(cost_page.SINCE_CHOICES).get(since)
+        if back is None:
+            since, back = "24h", 86400
+        cluster = (q.get("cluster") or "").strip()
+        wanted = f"tag:{tag}" if group_by == "tag" and tag else group_by
+        if wanted == "tag":
+            raise LookupError("Name a tag key to group by.")
+        report = cost.cost_report(
+            self.backend,
+            s.scope,
+            cluster=cluster or None,
+            since=self.backend.clock.now() - back if back else None,
+            group_by=wanted,
+            prices=self.prices,
+        )
+        return cost_page.cost_page(report, group_by=group_by, tag=tag, since=since, cluster=cluster)
 
     # -- actions ----------------------------------------------------------------------
 
@@ -454,9 +504,16 @@ class Console:
             Route("/console/load-balancers", page(self.load_balancers), methods=["GET"]),
             Route("/console/load-balancers/{name}", page(self.load_balancer), methods=["GET"]),
             Route("/console/glossary", page(self.glossary), methods=["GET"]),
+            Route("/console/cost", page(self.cost), methods=["GET"]),
         ]
 
 
-def console_routes(backend: Backend, key_pairs: Iterable[KeyPair], region: str) -> list[BaseRoute]:
-    """The console's routes, for the server's Starlette app."""
-    return Console(backend, key_pairs, region).routes()
+def console_routes(
+    backend: Backend,
+    key_pairs: Iterable[KeyPair],
+    region: str,
+    prices: PriceTable | None = None,
+) -> list[BaseRoute]:
+    """The console's routes, for the server's Starlette app (`prices`: the server's
+    price table for the cost page; AWS's defaults when not given)."""
+    return Console(backend, key_pairs, region, prices).routes()

@@ -74,10 +74,46 @@
     });
   }
 
+  // Labelled vertical bars: [[label, value], ...] (the cost page).
+  function drawBars(figure, points) {
+    var svg = figure.querySelector("svg.plot");
+    if (!svg) return;
+    var unit = figure.getAttribute("data-unit") || "";
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    var W = 800, H = 260, left = 64, right = 8, top = 10, bottom = 70;
+    var w = W - left - right, h = H - top - bottom;
+    if (!points || points.length === 0) {
+      svg.appendChild(el("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "Nothing to show yet"));
+      return;
+    }
+    var most = niceMax(Math.max.apply(null, points.map(function (p) { return p[1]; })), "");
+    function y(v) { return top + h - (v / most) * h; }
+    for (var g = 0; g <= 4; g++) {
+      var v = (most * g) / 4;
+      svg.appendChild(el("line", { x1: left, x2: left + w, y1: y(v), y2: y(v), "class": g ? "grid" : "axis" }));
+      svg.appendChild(el("text", { x: left - 4, y: y(v) + 3, "text-anchor": "end" },
+        unit + (v < 1 ? v.toPrecision(2) : v.toFixed(2))));
+    }
+    var slot = w / points.length, width = Math.max(Math.min(slot * 0.7, 60), 2);
+    points.forEach(function (p, i) {
+      var cx = left + slot * i + slot / 2;
+      var bar = el("rect", { x: cx - width / 2, y: y(p[1]), width: width,
+        height: Math.max(top + h - y(p[1]), 0.5), "class": "bar-rect" });
+      bar.appendChild(el("title", {}, p[0] + ": " + unit + p[1]));
+      svg.appendChild(bar);
+      var label = String(p[0]);
+      if (label.length > 18) label = label.slice(0, 17) + "…";
+      svg.appendChild(el("text", { x: cx, y: top + h + 12, "text-anchor": "end",
+        transform: "rotate(-35 " + cx + " " + (top + h + 12) + ")" }, label));
+    });
+  }
+
   function drawCharts(data) {
     var charts = (data && data.charts) || {};
     document.querySelectorAll("figure[data-chart]").forEach(function (figure) {
-      drawChart(figure, charts[figure.getAttribute("data-chart")] || []);
+      var points = charts[figure.getAttribute("data-chart")] || [];
+      if (figure.getAttribute("data-kind") === "bars") drawBars(figure, points);
+      else drawChart(figure, points);
     });
   }
 
