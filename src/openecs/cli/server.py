@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from openecs.api.agent_endpoints import agent_routes
 from openecs.api.app import ApiGateway, RequestCounts, create_app
@@ -58,7 +59,7 @@ def build_gateway(config: ServerConfig) -> tuple[ApiGateway, Backend, Authentica
     return gateway, backend, auth
 
 
-def build_app(config: ServerConfig) -> tuple[Starlette, Backend]:
+def build_app(config: ServerConfig) -> tuple[ASGIApp, Backend]:
     """The whole server: APIs, agent channel, controllers (started with the app)."""
     gateway, backend, auth = build_gateway(config)
     # HAProxy, the ALB data plane: runs while some listener exists, files in <data-dir>/haproxy.
