@@ -125,8 +125,15 @@ def _instances(backend: Backend, scope: Scope, cluster: str) -> list[InstanceDes
 
 
 def _tasks(
-    backend: Backend, scope: Scope, cluster: str, *, service: str | None = None
+    backend: Backend,
+    scope: Scope,
+    cluster: str,
+    *,
+    service: str | None = None,
+    with_stopped: bool = True,
 ) -> list[Task]:
+    """The cluster's (or service's) live tasks, oldest first, then the latest stopped."""
+
     def listing(desired: str) -> list[str]:
         return _all(
             lambda t: tasks.list_tasks(
@@ -141,7 +148,7 @@ def _tasks(
         )
 
     arns = listing("RUNNING")
-    stopped = listing("STOPPED")
+    stopped = listing("STOPPED") if with_stopped else []
     out: list[Task] = []
     for chunk in _chunks(arns + stopped, 100):
         found, _ = tasks.describe_tasks(backend, scope, cluster, chunk, False)
@@ -175,7 +182,9 @@ def cluster_summaries(backend: Backend, scope: Scope) -> list[ClusterSummary]:
             for d in _instances(backend, scope, view.cluster.name):
                 if d.instance.status != "INACTIVE":
                     usage.add(d)
-            cpu, memory = _fargate_reserved(_tasks(backend, scope, view.cluster.name))
+            cpu, memory = _fargate_reserved(
+                _tasks(backend, scope, view.cluster.name, with_stopped=False)
+            )
             out.append(ClusterSummary(view, usage, cpu, memory))
     out.sort(key=lambda s: s.view.cluster.name)
     return out
