@@ -3,6 +3,13 @@
 Reports are absolute (a task's whole state), so only the newest per task
 matters: while one batch is in flight, later changes of the same task
 replace each other, and a failed batch is simply sent again.
+
+The early states of a start (PENDING, ACTIVATING) are held for a few tens of
+milliseconds: a local image and a quick container make RUNNING follow within
+that time, and the one report then carries the whole story (its pull and start
+timestamps included). That spares the control plane a durable write per state
+while Docker is busy starting the container. Any other report sends at once,
+and takes whatever is held along.
 """
 
 from __future__ import annotations
@@ -14,14 +21,18 @@ from typing import Any
 
 __all__ = ["Reporter"]
 
+_EARLY_STATES = frozenset({"PENDING", "ACTIVATING"})
+
 log = logging.getLogger("openecs.agent.reporter")
 
 Send = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 class Reporter:
-    def __init__(self, send: Send, *, max_backoff: float = 2.0) -> None:
+    def __init__(self, send: Send, *, max_backoff: float = 2.0, hold: float = 0.05) -> None:
         self._send = send
+        self._hold = hold
+        self._held: asyncio.TimerHandle | None = None
         self._pending: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -31,6 +42,17 @@ class Reporter:
     def submit(self, report: dict[str, Any]) -> None:
         self._pending[str(report["taskArn"])] = report
         self._idle.clear()
+        if self._hold > 0 and report.get("lastStatus") in _EARLY_STATES:
+            if self._held is None:
+                loop = asyncio.get_running_loop()
+                self._held = loop.call_later(self._hold, self._send_now)
+            return
+        self._send_now()
+
+    def _send_now(self) -> None:
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
         self._wake.set()
 
     async def flushed(self) -> None:

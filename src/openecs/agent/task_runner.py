@@ -173,6 +173,7 @@ class TaskRunner:
         self._poke = asyncio.Event()
         self._drain_until = 0.0
         self._stop = asyncio.Event()
+        self._starting = False  # inside _start's gather of container starts
         if desired.get("desiredStatus") == "STOPPED":
             self.request_stop(desired.get("stopCode"), desired.get("stoppedReason"))
 
@@ -300,7 +301,11 @@ class TaskRunner:
         self._enter_cgroup()
         if self.ctx.network_mode == "awsvpc":
             await self._start_pause()
-        await asyncio.gather(*(self._start_container(t) for t in self.tracks.values()))
+        self._starting = True
+        try:
+            await asyncio.gather(*(self._start_container(t) for t in self.tracks.values()))
+        finally:
+            self._starting = False
         if self._stop.is_set():
             return
         self.started_at = self.clock.now()
@@ -428,7 +433,10 @@ class TaskRunner:
         track.started = True
         self._check_essential(track)
         self._notify()
-        self.publish()
+        if not self._starting or not all(t.started for t in self.tracks.values()):
+            # The last container of a start is reported with the task's RUNNING, one
+            # report later: one round trip and one commit fewer before RUNNING shows.
+            self.publish()
 
     async def _run_container(self, track: Track, spec: ContainerSpec) -> ContainerState | None:
         """Create and start; None when the task began stopping in between."""
