@@ -170,7 +170,7 @@ def run_blackfriday(
     activities = _activities(c, settings, wall_start)
     cost_line = cost(wall_start, wall_end) if cost is not None else "cost: not available"
     table = render_table(samples, counts, cost=cost_line)
-    chart = write_chart(samples, counts, options.chart)
+    chart = write_chart(samples, counts, options.chart, load_end=profile.duration)
     return BlackFridayResult(samples, counts, table, chart, activities)
 
 

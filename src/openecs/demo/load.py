@@ -85,16 +85,17 @@ def schedule(profile: LoadProfile, max_requests: int = MAX_REQUESTS) -> list[flo
     if not 0 < max_requests <= MAX_REQUESTS:
         raise LoadError(f"max requests must be in (0, {MAX_REQUESTS}]")
     times: list[float] = []
-    owed = 0.0
-    steps = round(profile.duration / _STEP)
-    for i in range(steps):
+    # The k-th request (k = 0, 1, ...) goes when the integral of the rate reaches k.
+    sent = 0.0
+    next_request = 0
+    for i in range(round(profile.duration / _STEP)):
         t = i * _STEP
-        owed += profile.rate_at(t) * _STEP
-        while owed >= 1.0:
-            owed -= 1.0
+        while next_request <= sent + 1e-9:
             times.append(round(t, 6))
+            next_request += 1
             if len(times) >= max_requests:
                 return times
+        sent += profile.rate_at(t) * _STEP
     return times
 
 

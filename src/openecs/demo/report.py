@@ -59,25 +59,30 @@ class Bucket:
 
 
 def bucketize(samples: Sequence[Sample], width: float, until: float | None = None) -> list[Bucket]:
-    """Samples grouped by send time into buckets of `width` seconds, empty ones included."""
+    """Samples grouped by send time into buckets of `width` seconds, empty ones included,
+    up to `until` (else the last sample). With `until` (the end of the run), the last
+    bucket's rate counts only the part of it the run covered."""
     if width <= 0:
         raise ValueError("width must be positive")
+    if not samples and not until:
+        return []
     end = max([s.sent for s in samples] + [until or 0.0])
-    count = int(end // width) + 1 if samples or until else 0
-    groups: list[list[Sample]] = [[] for _ in range(count)]
+    groups: list[list[Sample]] = [[] for _ in range(int(end // width) + 1)]
     for sample in samples:
         groups[int(sample.sent // width)].append(sample)
     buckets = []
     for i, group in enumerate(groups):
         latencies = [s.latency for s in group if s.ok]
+        start = i * width
+        covered = min(width, end - start) if until is not None else width
         buckets.append(
             Bucket(
-                start=i * width,
+                start=start,
                 requests=len(group),
                 errors=sum(1 for s in group if not s.ok),
                 p50=percentile(latencies, 50),
                 p99=percentile(latencies, 99),
-                width=width,
+                width=covered if covered >= 1.0 else width,
             )
         )
     return buckets
@@ -102,15 +107,22 @@ class Summary:
 
 
 def summarize(
-    samples: Sequence[Sample], counts: Sequence[TaskCount], peak_window: float = 10.0
+    samples: Sequence[Sample],
+    counts: Sequence[TaskCount],
+    peak_window: float = 10.0,
+    until: float | None = None,
 ) -> Summary:
     ok = [s.latency for s in samples if s.ok]
-    buckets = bucketize(samples, peak_window)
+    buckets = bucketize(samples, peak_window, until)
     desired = [c.desired for c in counts]
     return Summary(
         requests=len(samples),
         errors=sum(1 for s in samples if not s.ok),
-        peak_rate=max((b.rate for b in buckets), default=0.0),
+        # Whole windows only: a last, partly covered one would read high or low.
+        peak_rate=max(
+            (b.rate for b in buckets if b.width == peak_window),
+            default=max((b.rate for b in buckets), default=0.0),
+        ),
         p50=percentile(ok, 50),
         p99=percentile(ok, 99),
         min_tasks=min(desired, default=0),
@@ -131,8 +143,8 @@ def render_table(
     cost: str = "cost: not available",
 ) -> str:
     """The summary and a row per `row_seconds`: traffic, latency, errors, tasks."""
-    summary = summarize(samples, counts)
     until = max([c.at for c in counts] + [0.0])
+    summary = summarize(samples, counts, until=until)
     lines = [
         f"requests         {summary.requests}",
         f"peak rate        {summary.peak_rate:.1f} req/s (10 s window)",
@@ -165,6 +177,7 @@ def write_chart(
     *,
     title: str = "Black Friday on OpenECS",
     width: float = 5.0,
+    load_end: float | None = None,
 ) -> Path:
     """A PNG with three panels sharing the time axis: request rate, backend tasks
     (desired and running), latency (p50, p99)."""
@@ -192,12 +205,19 @@ def write_chart(
     tasks.set_ylim(bottom=0)
     tasks.legend(loc="upper right")
     tasks.grid(alpha=0.3)
-    latency.plot(t, [b.p50 * 1000 for b in buckets], label="p50", color="tab:purple")
-    latency.plot(t, [b.p99 * 1000 for b in buckets], label="p99", color="tab:gray")
+    # No requests, no latency: a gap rather than a drop to zero.
+    p50 = [b.p50 * 1000 if b.requests > b.errors else math.nan for b in buckets]
+    p99 = [b.p99 * 1000 if b.requests > b.errors else math.nan for b in buckets]
+    latency.plot(t, p50, label="p50", color="tab:purple")
+    latency.plot(t, p99, label="p99", color="tab:gray")
     latency.set_ylabel("latency (ms)")
     latency.set_xlabel("seconds since the start of the load")
     latency.legend(loc="upper right")
     latency.grid(alpha=0.3)
+    if load_end is not None:
+        for panel in (rate, tasks, latency):
+            panel.axvline(load_end, color="black", linestyle=":", linewidth=1)
+        rate.annotate("load ends", (load_end, 0), xytext=(4, 4), textcoords="offset points")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
