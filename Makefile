@@ -1,4 +1,5 @@
 # OpenECS: one entry point for newcomers, developers and CI.
+#   make demo   start OpenECS and deploy the e-commerce shop on it (demo-blackfriday: the spike)
 #   make up     start OpenECS: the server plus FARGATE capacity on the local Docker engine
 #   make test   lint + the whole test suite (installs what it needs)
 #   make lint   ruff, mypy, import-linter
@@ -10,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv up test lint bench system-deps clean
+.PHONY: venv up test lint bench system-deps clean demo demo-blackfriday
 
 venv: $(STAMP)
 
@@ -26,6 +27,14 @@ system-deps:
 up: venv
 	@scripts/system-deps.sh
 	$(BIN)/openecs up --data-dir .openecs
+
+# The showcase: the shop on OpenECS (starts `openecs up` in the background if none runs),
+# then the Black Friday spike. Extra options: make demo-blackfriday DEMO_ARGS="--duration 120"
+demo: venv
+	$(BIN)/openecs demo --data-dir .openecs $(DEMO_ARGS)
+
+demo-blackfriday: venv
+	$(BIN)/openecs demo blackfriday --data-dir .openecs $(DEMO_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests bench

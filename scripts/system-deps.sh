@@ -11,6 +11,10 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# The demo's images: debootstrap (Debian base), node + npm (the React frontend).
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then

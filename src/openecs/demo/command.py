@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--skip-system-deps",
         action="store_true",
-        help="do not run scripts/system-deps.sh before starting `openecs up`",
+        help="do not run scripts/system-deps.sh (installs what is missing, starts dockerd)",
     )
     shop = parser.add_argument_group("shop")
     shop.add_argument("--name", default="shop", help="cluster and resource name prefix")
@@ -115,16 +116,13 @@ def run_demo(args: argparse.Namespace) -> int:
         settings = _settings(args)
         profile = LoadProfile(args.duration, args.peak_rate, args.base_rate)
         sources = default_sources()
+        if not args.skip_system_deps:
+            # Docker (started if not running), HAProxy, debootstrap, node and npm.
+            subprocess.run([str(sources.parent / "scripts" / "system-deps.sh")], check=True)
         _say("demo: building the shop's images (cached once built) ...")
         images = build_images(sources, log=_say)
         connection = connect(
-            args.endpoint,
-            args.data_dir,
-            region=args.region,
-            start=not args.no_start,
-            system_deps=None
-            if args.skip_system_deps
-            else sources.parent / "scripts" / "system-deps.sh",
+            args.endpoint, args.data_dir, region=args.region, start=not args.no_start
         )
         clients = ShopClients.of(connection)
         _say(f"demo: deploying the shop on {connection.endpoint} ...")
@@ -143,7 +141,14 @@ def run_demo(args: argparse.Namespace) -> int:
             )
             _say("")
             _say(describe_result(result))
-    except (ImageBuildError, LaunchError, DeployError, LoadError, ClientError) as error:
+    except (
+        ImageBuildError,
+        LaunchError,
+        DeployError,
+        LoadError,
+        ClientError,
+        subprocess.CalledProcessError,
+    ) as error:
         print(f"openecs demo: {error}", file=sys.stderr)
         return 1
     return 0

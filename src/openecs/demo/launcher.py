@@ -1,6 +1,5 @@
 """Reach an OpenECS server for the demo: reuse the one answering at the endpoint,
-or start `openecs up` in the background (after scripts/system-deps.sh, which
-installs what is missing and starts dockerd), and find its credentials.
+or start `openecs up` in the background on it, and find its credentials.
 
 Credentials: OPENECS_ACCESS_KEY_ID / OPENECS_SECRET_ACCESS_KEY when set, else the
 data dir's credentials.json (which `openecs up` writes on first start), else
@@ -85,16 +84,13 @@ def _credentials(data_dir: Path) -> tuple[str, str]:
     )
 
 
-def _start_up(endpoint: str, data_dir: Path, system_deps: Path | None, timeout: float) -> int:
+def _start_up(endpoint: str, data_dir: Path, timeout: float) -> int:
     parts = urlsplit(endpoint)
     if parts.hostname not in _LOOPBACK or parts.port is None:
         raise LaunchError(
             f"nothing answers at {endpoint}, and the demo starts OpenECS only on "
             "this machine (http://127.0.0.1:PORT)"
         )
-    if system_deps is not None:
-        print(f"demo: {system_deps} (installs what is missing, starts dockerd)", flush=True)
-        subprocess.run([str(system_deps)], check=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "openecs-up.log"
     command = [
@@ -131,7 +127,6 @@ def connect(
     data_dir: Path,
     *,
     region: str = "us-east-1",
-    system_deps: Path | None = None,
     start: bool = True,
     timeout: float = 180.0,
 ) -> Connection:
@@ -140,6 +135,6 @@ def connect(
     if not server_answers(endpoint):
         if not start:
             raise LaunchError(f"no OpenECS server answers at {endpoint}")
-        pid = _start_up(endpoint, data_dir, system_deps, timeout)
+        pid = _start_up(endpoint, data_dir, timeout)
     key, secret = _credentials(data_dir)
     return Connection(endpoint, key, secret, region, pid)
