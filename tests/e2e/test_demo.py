@@ -266,6 +266,10 @@ def test_orders_survive_a_replaced_database_task_on_its_named_volume(shop: DemoS
     # The new task may have another address: the demo rolls the backend to it.
     assert shop.demo() == 0
     assert order["id"] in [o["id"] for o in shop.orders()]
+    volume = subprocess.run(
+        ["docker", "volume", "inspect", f"{shop.name}-pgdata"], capture_output=True, check=False
+    )
+    assert volume.returncode == 0, "the shop's data lives on a volume of its own"
 
 
 def test_a_shopper_browses_adds_to_cart_and_checks_out_in_a_browser(shop: DemoShop) -> None:

@@ -68,7 +68,7 @@ def test_the_database_keeps_its_data_on_a_shared_autoprovisioned_named_volume() 
     assert volume["dockerVolumeConfiguration"]["scope"] == "shared"
     assert volume["dockerVolumeConfiguration"]["autoprovision"] is True
     mount = definition["containerDefinitions"][0]["mountPoints"][0]
-    assert mount["sourceVolume"] == volume["name"]
+    assert mount["sourceVolume"] == volume["name"] == "shop-pgdata"
     assert mount["containerPath"] == "/var/lib/postgresql/data"
 
 
@@ -96,6 +96,8 @@ def test_a_named_shop_keeps_its_resources_apart_from_the_default_one() -> None:
     other = ShopSettings(name="e2e-1")
     assert other.cluster == "e2e-1"
     assert database_task_definition(other, IMAGES)["family"] == "e2e-1-database"
+    # A shared-scope volume is the Docker volume of that name: one per shop.
+    assert database_task_definition(other, IMAGES)["volumes"][0]["name"] == "e2e-1-pgdata"
     assert target_group(other, "backend", "/api/health")["Name"] == "e2e-1-backend"
 
 

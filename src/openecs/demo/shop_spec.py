@@ -175,7 +175,7 @@ def database_task_definition(settings: ShopSettings, images: ShopImages) -> dict
             "portMappings": [{"containerPort": DATABASE_PORT, "protocol": "tcp"}],
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
             "mountPoints": [
-                {"sourceVolume": "pgdata", "containerPath": "/var/lib/postgresql/data"}
+                {"sourceVolume": settings.volume, "containerPath": "/var/lib/postgresql/data"}
             ],
             "healthCheck": {
                 "command": ["CMD-SHELL", "pg_isready -q -h 127.0.0.1 -U shop -d shop"],
@@ -190,7 +190,8 @@ def database_task_definition(settings: ShopSettings, images: ShopImages) -> dict
     )
     definition["volumes"] = [
         {
-            "name": "pgdata",
+            # Scope shared: the Docker volume is named after it and outlives tasks.
+            "name": settings.volume,
             "dockerVolumeConfiguration": {
                 "scope": "shared",
                 "autoprovision": True,
