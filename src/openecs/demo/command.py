@@ -54,7 +54,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     shop.add_argument(
         "--requests-per-target",
         type=float,
-        default=300.0,
+        default=400.0,
         help="target tracking: requests per backend task per minute",
     )
     shop.add_argument("--scale-out-cooldown", type=int, default=30, help="seconds")
