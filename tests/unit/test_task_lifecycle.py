@@ -262,3 +262,16 @@ def test_reports_carry_container_health_into_the_tasks_health() -> None:
     fold(task, report("RUNNING", c("db", "RUNNING", healthStatus="UNHEALTHY")), checked=checked)
     assert task.health_status == "UNHEALTHY"
     assert [x.health_status for x in task.containers] == ["HEALTHY", "UNHEALTHY"]
+
+
+def test_the_moment_a_task_first_turns_healthy_is_kept() -> None:
+    task = make_task("web")
+    checked = {"web"}
+    fold(task, report("RUNNING", c("web", "RUNNING")), now=T0, checked=checked)
+    assert task.healthy_at is None
+    healthy = report("RUNNING", c("web", "RUNNING", healthStatus="HEALTHY"))
+    fold(task, healthy, now=T0 + 12, checked=checked)
+    assert task.healthy_at == T0 + 12
+    fold(task, report("RUNNING", c("web", "RUNNING", healthStatus="UNHEALTHY")), checked=checked)
+    fold(task, healthy, now=T0 + 40, checked=checked)
+    assert task.healthy_at == T0 + 12, "the first time counts"

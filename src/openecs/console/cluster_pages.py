@@ -482,23 +482,25 @@ def _task_summary(t: Task) -> Html:
 
 def _phases(t: Task) -> Html:
     """How long each step of the task's start took: the first question when a task is slow."""
-    healthy = "—" if t.health_status == "UNKNOWN" else t.health_status
     rows = [
         ("Provisioning", when(t.created_at), duration(t.created_at, t.pull_started_at)),
         ("Image pull", when(t.pull_started_at), duration(t.pull_started_at, t.pull_stopped_at)),
         ("Start", when(t.pull_stopped_at), duration(t.pull_stopped_at, t.started_at)),
         ("Running", when(t.started_at), duration(t.started_at, t.stopping_at or t.stopped_at)),
-        (
-            "Healthy",
-            status(healthy) if healthy != "—" else Html('<span class="muted">—</span>'),
-            Html('<span class="muted">no health check</span>')
-            if healthy == "—"
-            else Html('<span class="muted">as the containers\' health checks report</span>'),
-        ),
+        _healthy_phase(t),
         ("Stopping", when(t.stopping_at), duration(t.stopping_at, t.stopped_at)),
         ("Stopped", when(t.stopped_at), duration(t.created_at, t.stopped_at)),
     ]
     return table(("Phase", "Began", "Took"), rows)
+
+
+def _healthy_phase(t: Task) -> tuple[str, Html, Html]:
+    """From RUNNING to the first HEALTHY report, for tasks with health checks."""
+    if t.healthy_at is not None:
+        return ("Healthy", when(t.healthy_at), duration(t.started_at, t.healthy_at))
+    if t.health_status == "UNKNOWN":
+        return ("Healthy", when(None), Html('<span class="muted">no health check</span>'))
+    return ("Healthy", when(None), status(t.health_status))
 
 
 def _containers(t: Task) -> Html:

@@ -130,6 +130,8 @@ class Task:
     # Scale-in protection (UpdateTaskProtection): services leave protected tasks alone.
     protection_enabled: bool = False
     protection_expires_at: float | None = None
+    # When the task's health first turned HEALTHY (OpenECS's own: the console's phases).
+    healthy_at: float | None = None
     # A task leaving a load balancer keeps serving (DEACTIVATING) until then.
     deactivate_until: float | None = None
     # ECS's `version`: bumped on every change a client can see.

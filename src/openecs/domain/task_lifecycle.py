@@ -161,6 +161,8 @@ def apply_report(
     health = task_health(task.containers, health_checked)
     if health != task.health_status:
         task.health_status = health
+        if health == "HEALTHY" and task.healthy_at is None:
+            task.healthy_at = now
         changed = True
     if changed:
         task.version += 1
