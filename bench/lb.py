@@ -1,11 +1,20 @@
 """Load balancer overhead: one backend measured directly and through a listener, in one run.
 
-Two backends, one after the other: a HAProxy instance of its own (one thread)
-answering every request with a fixed 200 and a 13-byte body — far faster than
-any application, so what the load balancer adds is not hidden behind it — and
-a Python `http.server` (threads, keep-alive), closer to an application. The load
-balancer is the real data plane (`openecs.lb.DataPlane`): a listener forwarding
-to a target group holding that one backend, placed through the runtime API.
+Three backends, one after the other:
+
+* `task`: what the issue names, one task's published port: a container on the
+  local Docker engine (the test busybox image's `httpd`, one small file),
+  published on 127.0.0.1 as a bridge-mode task's port is (through Docker's
+  port proxy, direct and via the LB alike);
+* `python`: a Python `http.server` (threads, keep-alive), closer to an
+  application written in Python than to a static file server;
+* `haproxy`: a HAProxy instance of its own (one thread) answering every request
+  with a fixed 200 and a 13-byte body — far faster than any application, so
+  what the load balancer adds is not hidden behind it.
+
+The load balancer is the real data plane (`openecs.lb.DataPlane`): a listener
+forwarding to a target group holding that one backend, placed through the
+runtime API.
 
 The load generator is `wrk` (Debian's `wrk`, C, epoll, keep-alive): one thread,
 K connections, for a bounded time after a warm-up; the request count is what
@@ -102,9 +111,10 @@ def _ms(value: str) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
+    """User + system CPU time a process and its reaped children have used so far
+    (busybox httpd serves each connection in a child of its own)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(port: int, connections: int, duration: int, name: str, backend: int, lb: int) -> Run:
@@ -178,7 +188,40 @@ Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
 
 
-def start_backend(kind: str, port: int, work: Path) -> subprocess.Popen[bytes]:
+class TaskContainer:
+    """A task's container with a published port, seen as a process (its main pid)."""
+
+    def __init__(self, port: int) -> None:
+        from tests.support.images import ensure_busybox_image
+
+        image = ensure_busybox_image()
+        script = "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"
+        publish = f"127.0.0.1:{port}:8080"
+        self.id = subprocess.run(
+            ["docker", "run", "-d", "--rm", "-p", publish, image, "sh", "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        self.pid = int(
+            subprocess.run(
+                ["docker", "inspect", "-f", "{{.State.Pid}}", self.id],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+
+    def terminate(self) -> None:
+        subprocess.run(["docker", "rm", "-f", self.id], capture_output=True, check=False)
+
+    def wait(self) -> None:
+        pass
+
+
+def start_backend(kind: str, port: int, work: Path) -> subprocess.Popen[bytes] | TaskContainer:
+    if kind == "task":
+        return TaskContainer(port)
     if kind == "haproxy":
         (work / "backend.cfg").write_text(BACKEND_CONFIG.format(port=port))
         return subprocess.Popen([HAPROXY, "-db", "-f", str(work / "backend.cfg")])
@@ -258,7 +301,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--lb-threads", type=int, default=1, help="nbthread of the LB")
-    parser.add_argument("--backends", default="haproxy,python")
+    parser.add_argument("--backends", default="task,python,haproxy")
     args = parser.parse_args()
     if shutil.which("wrk") is None or not os.access(HAPROXY, os.X_OK):
         print("bench/lb.py: skipped, needs wrk and haproxy (apt-get install wrk haproxy)")
