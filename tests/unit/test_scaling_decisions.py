@@ -403,3 +403,26 @@ def test_the_controller_scales_a_service_through_update_service(tmp_path: Path) 
     # Inside the scale-out cooldown (300 s by default) the same breach changes nothing.
     clock.advance(10)
     assert scale_targets(backend, query=fake_query) == 0
+
+
+def test_controller_passes_come_just_after_each_period_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openecs.controllers import scaling as controller
+
+    clock = FakeClock(NOW + 3.0)  # the server started 3 s into a period
+    backend = Backend.open(f"sqlite:///{tmp_path / 'passes.db'}", clock=clock)
+    passes: list[float] = []
+
+    def counting(backend: Backend, **_: object) -> int:
+        passes.append(clock.now())
+        return 0
+
+    monkeypatch.setattr(controller, "scale_targets", counting)
+    [step] = controller.scaling_steps(backend)
+    assert step.interval == 0.5
+    while clock.now() < NOW + 32:
+        step.run()
+        clock.advance(0.5)
+    # One at start-up, then 1.5 s after each 10-second boundary.
+    assert passes == [NOW + 3.0, NOW + 11.5, NOW + 21.5, NOW + 31.5]

@@ -54,7 +54,8 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--scaling-interval",
         type=float,
         default=float(env_default("SCALING_INTERVAL_SECONDS", "10")),
-        help="seconds between passes of the auto scaling controller",
+        help="seconds between passes of the auto scaling controller (aligned to the clock: "
+        "with 10, a pass just after each 10-second metric period closes)",
     )
     parser.add_argument(
         "--scaling-out-datapoints",

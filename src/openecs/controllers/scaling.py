@@ -1,5 +1,6 @@
 """The scaling controller: for every scalable target, read its metrics, decide
-(`scaling_decisions.compute_scaling`, pure) and apply (`usecases.scaling_apply`).
+(`scaling_decisions.compute_scaling`, pure) and apply (`usecases.scaling_apply`),
+once per 10-second period, just after the period closed (`scaling_steps`).
 
 Metrics, per target tracking policy, as datapoints of 10 seconds:
 * ECSServiceAverageCPUUtilization / ECSServiceAverageMemoryUtilization: AWS/ECS
@@ -164,10 +165,24 @@ def scaling_steps(
     backend: Backend,
     *,
     interval: float = 10.0,
+    settle: float = 1.5,
     query: MetricQuery = query_metric,
     tuning: Tuning = DEFAULT_TUNING,
 ) -> list[Step]:
+    """A pass `settle` seconds after every multiple of `interval` (epoch-aligned).
+
+    With 10 s, each pass comes just after a 10-second period closed and its
+    datapoints were recorded (the load balancer books a period within a second
+    of its end; agents' samples arrive during it), whatever the phase the server
+    started in: a breach is acted on as soon as its last datapoint exists, not up
+    to a whole interval later."""
+    last_slot: list[int] = []
+
     def run() -> int:
+        slot = math.floor((backend.clock.now() - settle) / interval)
+        if last_slot and last_slot[0] == slot:
+            return 0
+        last_slot[:] = [slot]
         return scale_targets(backend, query=query, tuning=tuning)
 
-    return [Step("scaling", interval, run)]
+    return [Step("scaling", min(0.5, interval), run)]
