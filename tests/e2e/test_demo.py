@@ -204,7 +204,7 @@ def test_the_demo_deploys_the_shop_behind_the_load_balancer(shop: DemoShop) -> N
     assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
     groups = shop.up.client("logs").describe_log_groups(logGroupNamePrefix=f"/ecs/{shop.name}/")
     assert len(groups["logGroups"]) == 3
-    assert deployed < 120, f"the deployment took {deployed:.0f}s"
+    assert deployed < 150, f"the deployment took {deployed:.0f}s"
 
 
 def test_a_checkout_lands_in_the_database(shop: DemoShop) -> None:
@@ -334,4 +334,4 @@ def test_a_load_burst_scales_the_backend_out_and_charts_it(
     )["ScalingActivities"]
     assert any("ALBRequestCountPerTarget" in a.get("Cause", "") for a in activities), out
     assert shop.service("backend")["desiredCount"] > 2, out
-    assert elapsed < 90, f"the burst took {elapsed:.0f}s"
+    assert elapsed < 120, f"the burst took {elapsed:.0f}s"

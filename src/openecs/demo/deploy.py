@@ -406,7 +406,9 @@ def deploy_shop(
     )
     _ensure_scaling(c, settings, shop_spec.resource_label(lb, backend_tg), log)
 
-    url = f"http://127.0.0.1:{settings.shop_port}"
+    # The load balancer's DNS name is the address its listeners bind (127.0.0.1).
+    dns = c.elbv2.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["DNSName"]
+    url = f"http://{dns}:{settings.shop_port}"
     log("waiting for the services to be steady and the shop to answer ...")
     for part in ("backend", "frontend"):
         _until(

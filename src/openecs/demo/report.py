@@ -163,9 +163,12 @@ def render_table(
         desired = str(seen.desired) if seen else "-"
         running = str(seen.running) if seen else "-"
         minutes, seconds = divmod(int(bucket.start), 60)
+        answered = bucket.requests > bucket.errors
+        p50 = _ms(bucket.p50) if answered else "-"
+        p99 = _ms(bucket.p99) if answered else "-"
         lines.append(
-            f"{minutes:>3}:{seconds:02d} {bucket.rate:>7.1f} {_ms(bucket.p50):>8} "
-            f"{_ms(bucket.p99):>8} {bucket.errors:>7} {desired:>8} {running:>8}"
+            f"{minutes:>3}:{seconds:02d} {bucket.rate:>7.1f} {p50:>8} "
+            f"{p99:>8} {bucket.errors:>7} {desired:>8} {running:>8}"
         )
     return "\n".join(lines)
 
