@@ -36,8 +36,14 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("OPENECS_DEMO_ENDPOINT", "http://127.0.0.1:4580"),
         help="the OpenECS server; `openecs up` is started there when nothing answers",
     )
-    where.add_argument("--data-dir", type=Path, default=Path(".openecs"))
-    where.add_argument("--region", default="us-east-1")
+    where.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".openecs"),
+        help="the server's data dir: its credentials.json, and `openecs up`'s if started "
+        "(default: .openecs)",
+    )
+    where.add_argument("--region", default="us-east-1", help="(default: us-east-1)")
     where.add_argument(
         "--no-start", action="store_true", help="fail instead of starting `openecs up`"
     )
@@ -47,30 +53,51 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not run scripts/system-deps.sh (installs what is missing, starts dockerd)",
     )
     shop = parser.add_argument_group("shop")
-    shop.add_argument("--name", default="shop", help="cluster and resource name prefix")
-    shop.add_argument("--shop-port", type=int, default=8000, help="the listener's port")
-    shop.add_argument("--min-tasks", type=int, default=2, help="backend tasks, at least")
-    shop.add_argument("--max-tasks", type=int, default=10, help="backend tasks, at most")
+    shop.add_argument(
+        "--name", default="shop", help="cluster and resource name prefix (default: shop)"
+    )
+    shop.add_argument(
+        "--shop-port", type=int, default=8000, help="the listener's port (default: 8000)"
+    )
+    shop.add_argument("--min-tasks", type=int, default=2, help="backend tasks (default: 2)")
+    shop.add_argument("--max-tasks", type=int, default=10, help="backend tasks (default: 10)")
     shop.add_argument(
         "--requests-per-target",
         type=float,
         default=400.0,
-        help="target tracking: requests per backend task per minute",
+        help="target tracking: requests per backend task per minute (default: 400)",
     )
-    shop.add_argument("--scale-out-cooldown", type=int, default=30, help="seconds")
-    shop.add_argument("--scale-in-cooldown", type=int, default=60, help="seconds")
+    shop.add_argument("--scale-out-cooldown", type=int, default=30, help="seconds (default: 30)")
+    shop.add_argument("--scale-in-cooldown", type=int, default=60, help="seconds (default: 60)")
     load = parser.add_argument_group("blackfriday")
-    load.add_argument("--duration", type=float, default=180.0, help="seconds of load")
-    load.add_argument("--peak-rate", type=float, default=30.0, help="requests per second")
-    load.add_argument("--base-rate", type=float, default=2.0, help="requests per second")
-    load.add_argument("--workers", type=int, default=16, help="requests in flight, at most")
+    load.add_argument(
+        "--duration", type=float, default=180.0, help="seconds of load (default: 180)"
+    )
+    load.add_argument(
+        "--peak-rate", type=float, default=30.0, help="requests per second (default: 30)"
+    )
+    load.add_argument(
+        "--base-rate",
+        type=float,
+        default=2.0,
+        help="requests per second at the start and the end (default: 2)",
+    )
+    load.add_argument(
+        "--workers", type=int, default=16, help="requests in flight, at most (default: 16)"
+    )
     load.add_argument(
         "--settle",
         type=float,
         default=420.0,
-        help="seconds to wait after the load for the backend to scale back in (0: don't)",
+        help="seconds to wait after the load for the backend to scale back in "
+        "(default: 420; 0: don't wait)",
     )
-    load.add_argument("--chart", type=Path, default=Path("blackfriday.png"))
+    load.add_argument(
+        "--chart",
+        type=Path,
+        default=Path("blackfriday.png"),
+        help="where to write the PNG chart (default: blackfriday.png)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> ShopSettings:
