@@ -43,7 +43,7 @@ lint: venv
 	$(BIN)/lint-imports
 
 test: venv system-deps lint
-	$(BIN)/pytest -n 2 --dist loadgroup --reruns 2 --reruns-delay 1 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup --reruns 2 --reruns-delay 1 -rfER --durations=25 $(PYTEST_ARGS)
 
 bench: venv system-deps
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
