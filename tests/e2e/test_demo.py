@@ -313,13 +313,14 @@ def test_a_load_burst_scales_the_backend_out_and_charts_it(
     code = shop.demo(
         "blackfriday",
         "--duration",
-        "50",
+        "90",
         "--peak-rate",
         "10",
         "--base-rate",
         "10",
         "--settle",
         "0",
+        "--stop-at-scale-out",
         "--chart",
         str(chart),
     )

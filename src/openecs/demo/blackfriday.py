@@ -35,6 +35,8 @@ class BlackFriday:
     sample_every: float = 5.0
     workers: int = 16
     chart: Path = Path("blackfriday.png")
+    # A quick check: end the load as soon as the backend's desired count rises.
+    stop_at_scale_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +51,18 @@ class BlackFridayResult:
 class _Sampler:
     """DescribeServices of the backend every `every` seconds, on a thread."""
 
-    def __init__(self, c: ShopClients, settings: ShopSettings, every: float) -> None:
+    def __init__(
+        self,
+        c: ShopClients,
+        settings: ShopSettings,
+        every: float,
+        scaled_out: threading.Event | None = None,
+    ) -> None:
         self.c, self.settings, self.every = c, settings, every
         self.counts: list[TaskCount] = []
         self.stop = threading.Event()
+        # Set once the desired count rises above its first sample.
+        self.scaled_out = scaled_out or threading.Event()
         self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -74,6 +84,8 @@ class _Sampler:
             time.monotonic() - self.started, found[0]["desiredCount"], found[0]["runningCount"]
         )
         self.counts.append(count)
+        if count.desired > self.counts[0].desired:
+            self.scaled_out.set()
         return count
 
     def _run(self) -> None:
@@ -123,7 +135,10 @@ def run_blackfriday(
         f"{profile.base_rate:g} → {profile.peak_rate:g} → {profile.base_rate:g} req/s "
         f"(at most {options.workers} in flight, loopback only)"
     )
-    sampler = _Sampler(c, settings, options.sample_every).start()
+    load_stop = threading.Event()
+    sampler = _Sampler(
+        c, settings, options.sample_every, load_stop if options.stop_at_scale_out else None
+    ).start()
     progress = threading.Event()
 
     def report_progress() -> None:
@@ -138,13 +153,18 @@ def run_blackfriday(
     reporter = threading.Thread(target=report_progress, daemon=True)
     reporter.start()
     samples: list[Sample] = []
+    load_end = profile.duration
     try:
         samples = run_load(
             shop_url,
             profile,
             paths=("/api/products",),
             workers=options.workers,
+            stop=load_stop,
         )
+        if options.stop_at_scale_out and sampler.scaled_out.is_set():
+            load_end = max((sample.sent for sample in samples), default=0.0)
+            log(f"the backend scaled out: load stopped after {load_end:.0f}s")
         summary = summarize(samples, sampler.counts)
         log(
             f"load done: {summary.requests} requests, {summary.errors} errors, "
@@ -170,7 +190,7 @@ def run_blackfriday(
     activities = _activities(c, settings, wall_start)
     cost_line = cost(wall_start, wall_end) if cost is not None else "cost: not available"
     table = render_table(samples, counts, cost=cost_line)
-    chart = write_chart(samples, counts, options.chart, load_end=profile.duration)
+    chart = write_chart(samples, counts, options.chart, load_end=load_end)
     return BlackFridayResult(samples, counts, table, chart, activities)
 
 

@@ -93,6 +93,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 420; 0: don't wait)",
     )
     load.add_argument(
+        "--stop-at-scale-out",
+        action="store_true",
+        help="a quick check: end the load as soon as the backend scales out",
+    )
+    load.add_argument(
         "--chart",
         type=Path,
         default=Path("blackfriday.png"),
@@ -161,7 +166,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 settings,
                 shop.url,
                 BlackFriday(
-                    profile=profile, settle=args.settle, workers=args.workers, chart=args.chart
+                    profile=profile,
+                    settle=args.settle,
+                    workers=args.workers,
+                    chart=args.chart,
+                    stop_at_scale_out=args.stop_at_scale_out,
                 ),
                 cost=server_cost(connection, settings.cluster),
                 log=_say,

@@ -110,7 +110,7 @@ def frontend_task_definition(settings: ShopSettings, images: ShopImages) -> dict
             "portMappings": [{"containerPort": APP_PORT, "protocol": "tcp"}],
             "healthCheck": {
                 "command": ["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:{APP_PORT}/"],
-                "interval": 10,
+                "interval": 5,
                 "timeout": 3,
                 "retries": 3,
                 "startPeriod": 5,
@@ -148,7 +148,7 @@ def backend_task_definition(
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
             "healthCheck": {
                 "command": ["CMD", "python3", "-c", probe],
-                "interval": 10,
+                "interval": 5,
                 "timeout": 3,
                 "retries": 3,
                 "startPeriod": 10,
