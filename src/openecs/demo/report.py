@@ -202,8 +202,16 @@ def write_chart(
     rate.legend(loc="upper right")
     rate.grid(alpha=0.3)
     at = [c.at for c in counts]
-    tasks.step(at, [c.desired for c in counts], where="post", label="desired", color="tab:orange")
     tasks.step(at, [c.running for c in counts], where="post", label="running", color="tab:green")
+    # Dashed on top: where desired and running agree, both stay visible.
+    tasks.step(
+        at,
+        [c.desired for c in counts],
+        where="post",
+        label="desired",
+        color="tab:orange",
+        linestyle="--",
+    )
     tasks.set_ylabel("backend tasks")
     tasks.set_ylim(bottom=0)
     tasks.legend(loc="upper right")
