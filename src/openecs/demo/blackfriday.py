@@ -3,7 +3,8 @@ balancer while the backend service is sampled, then the report.
 
 The backend's target tracking policy (ALBRequestCountPerTarget) sees requests per
 task rise above its target and scales out; once the load is over, every datapoint
-of five minutes below target lets it scale back in (after its ScaleInCooldown).
+of the server's scale-in window (`openecs up --scaling-in-seconds`, 300 by default)
+below target lets it scale back in (after its ScaleInCooldown).
 The run waits for that at most `settle` seconds after the load, then prints the
 table and writes the chart.
 """
@@ -173,8 +174,9 @@ def run_blackfriday(
         if options.settle > 0:
             log(
                 f"waiting up to {options.settle:.0f}s for the backend to scale back in to "
-                f"{settings.backend_min} (target tracking scales in after 5 minutes below "
-                "target; Ctrl-C stops waiting)"
+                f"{settings.backend_min} (target tracking scales in once every datapoint of "
+                "the server's scale-in window, 5 minutes by default, is below target; "
+                "Ctrl-C stops waiting)"
             )
             deadline = time.monotonic() + options.settle
             while time.monotonic() < deadline and not _scaled_in(

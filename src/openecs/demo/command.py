@@ -69,6 +69,13 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     )
     shop.add_argument("--scale-out-cooldown", type=int, default=30, help="seconds (default: 30)")
     shop.add_argument("--scale-in-cooldown", type=int, default=60, help="seconds (default: 60)")
+    shop.add_argument(
+        "--scaling-in-seconds",
+        type=int,
+        default=None,
+        help="how long below target before scaling in, for the `openecs up` the demo "
+        "starts (a multiple of 10; default: the server's, 300)",
+    )
     load = parser.add_argument_group("blackfriday")
     load.add_argument(
         "--duration", type=float, default=180.0, help="seconds of load (default: 180)"
@@ -153,9 +160,21 @@ def run_demo(args: argparse.Namespace) -> int:
             subprocess.run([str(sources.parent / "scripts" / "system-deps.sh")], check=True)
         _say("demo: building the shop's images (cached once built) ...")
         images = build_images(sources, log=_say)
+        up_args = []
+        if args.scaling_in_seconds is not None:
+            up_args = ["--scaling-in-seconds", str(args.scaling_in_seconds)]
         connection = connect(
-            args.endpoint, args.data_dir, region=args.region, start=not args.no_start
+            args.endpoint,
+            args.data_dir,
+            region=args.region,
+            start=not args.no_start,
+            up_args=up_args,
         )
+        if up_args and connection.started_pid is None:
+            _say(
+                "demo: --scaling-in-seconds applies to an OpenECS the demo starts; the "
+                f"one at {connection.endpoint} keeps its own setting"
+            )
         clients = ShopClients.of(connection)
         _say(f"demo: deploying the shop on {connection.endpoint} ...")
         shop = deploy_shop(clients, settings, images, log=lambda m: _say(f"  {m}"))

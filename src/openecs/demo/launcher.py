@@ -84,7 +84,7 @@ def _credentials(data_dir: Path) -> tuple[str, str]:
     )
 
 
-def _start_up(endpoint: str, data_dir: Path, timeout: float) -> int:
+def _start_up(endpoint: str, data_dir: Path, timeout: float, up_args: list[str]) -> int:
     parts = urlsplit(endpoint)
     if parts.hostname not in _LOOPBACK or parts.port is None:
         raise LaunchError(
@@ -104,6 +104,7 @@ def _start_up(endpoint: str, data_dir: Path, timeout: float) -> int:
         str(parts.port),
         "--data-dir",
         str(data_dir),
+        *up_args,
     ]
     print(f"demo: starting OpenECS in the background (log: {log_path})", flush=True)
     with log_path.open("ab") as log:
@@ -129,12 +130,14 @@ def connect(
     region: str = "us-east-1",
     start: bool = True,
     timeout: float = 180.0,
+    up_args: list[str] | None = None,
 ) -> Connection:
-    """A connection to the server at `endpoint`, starting one there when none answers."""
+    """A connection to the server at `endpoint`, starting one there when none answers
+    (`openecs up` with `up_args` added)."""
     pid = None
     if not server_answers(endpoint):
         if not start:
             raise LaunchError(f"no OpenECS server answers at {endpoint}")
-        pid = _start_up(endpoint, data_dir, timeout)
+        pid = _start_up(endpoint, data_dir, timeout, up_args or [])
     key, secret = _credentials(data_dir)
     return Connection(endpoint, key, secret, region, pid)
