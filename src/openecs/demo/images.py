@@ -93,7 +93,7 @@ def _files(root: Path, names: Iterable[str]) -> Iterator[bytes | str]:
             yield path.read_bytes()
 
 
-def _docker(*args: str, stdin: bytes | None = None, log: Log | None = None) -> str:
+def _docker(*args: str, stdin: bytes | None = None) -> str:
     done = subprocess.run(["docker", *args], input=stdin, capture_output=True)
     if done.returncode != 0:
         raise ImageBuildError(
