@@ -11,6 +11,7 @@ backend revision with the new address and the backend rolls to it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -410,10 +411,10 @@ def deploy_shop(
     dns = c.elbv2.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["DNSName"]
     url = f"http://{dns}:{settings.shop_port}"
     log("waiting for the services to be steady and the shop to answer ...")
-    for part in ("backend", "frontend"):
+    for name in (settings.service("backend"), settings.service("frontend")):
         _until(
-            lambda part=part: _service_steady(c, settings.cluster, settings.service(part)),  # type: ignore[misc]
-            f"service {settings.service(part)}",
+            functools.partial(_service_steady, c, settings.cluster, name),
+            f"service {name}",
             timeout,
         )
     _until(lambda: _shop_answers(url), f"the shop at {url}", timeout)
