@@ -26,9 +26,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action",
         nargs="?",
-        choices=("deploy", "blackfriday"),
+        choices=("deploy", "blackfriday", "images"),
         default="deploy",
-        help="deploy the shop (default), or deploy it and run the Black Friday load",
+        help="deploy the shop (default), deploy it and run the Black Friday load, "
+        "or only build (or find cached) the shop's images",
     )
     where = parser.add_argument_group("where")
     where.add_argument(
@@ -160,6 +161,9 @@ def run_demo(args: argparse.Namespace) -> int:
             subprocess.run([str(sources.parent / "scripts" / "system-deps.sh")], check=True)
         _say("demo: building the shop's images (cached once built) ...")
         images = build_images(sources, log=_say)
+        if args.action == "images":
+            _say(f"demo: images {images.frontend} {images.backend} {images.database}")
+            return 0
         up_args = []
         if args.scaling_in_seconds is not None:
             up_args = ["--scaling-in-seconds", str(args.scaling_in_seconds)]
