@@ -6,7 +6,8 @@ breach, one datapoint below target scales in).
   bounded loopback load, its new tasks become healthy targets, and it scales back
   in once the load stops.
 * ECSServiceAverageCPUUtilization: a task burning its CPU reservation (busybox
-  `while :; do :; done`, 0.25 vCPU) makes the service scale out.
+  `while :; do :; done`, 0.25 vCPU) makes the service scale out, by target
+  tracking first and then by a step policy with an implicit alarm.
 """
 
 from __future__ import annotations
@@ -246,7 +247,12 @@ def test_alb_request_count_per_target_scales_out_under_load_and_back_in(stack: S
     stack.retire("web", resource)
 
 
-def test_a_cpu_burning_task_scales_its_service_out(stack: Stack) -> None:
+def test_a_cpu_burning_task_scales_its_service_out_by_tracking_then_by_a_step(
+    stack: Stack,
+) -> None:
+    """Target tracking (70 %) fires on the second datapoint: 1 → 2. A step policy
+    whose name spells its implicit alarm (CPU >= 60 for 3 datapoints) fires on the
+    third: ExactCapacity 3."""
     burn = ["sh", "-c", "trap 'exit 0' TERM; while :; do :; done"]
     stack.ecs.create_service(
         cluster=stack.cluster,
@@ -258,26 +264,43 @@ def test_a_cpu_burning_task_scales_its_service_out(stack: Stack) -> None:
     )
     resource = ""
     try:
-        until(lambda: stack.running("burn") == 1, "the burning task RUNNING", 60)
+        # Policies in place before the first CPU figure (it needs two agent samples).
         resource = stack.scale_on(
             "burn",
-            2,
+            3,
             {
-                "TargetValue": 50.0,
+                # 70: one task at ~100 % asks for ceil(1 * 100 / 70) = 2 tasks, not 3.
+                "TargetValue": 70.0,
                 "PredefinedMetricSpecification": {
                     "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
                 },
-                "ScaleOutCooldown": 0,
+                # Held by its cooldown after 1 → 2, so the step policy acts next.
+                "ScaleOutCooldown": 300,
                 "ScaleInCooldown": 300,
             },
         )
-        # The agent samples every 10 s; the first CPU figure needs two samples.
-        until(lambda: stack.desired("burn") == 2, "a scale-out on CPU", 60)
-        [cause] = [c for c in stack.causes(resource) if "AlarmHigh" in c]
-        assert "triggered policy burn-tracking (ECSServiceAverageCPUUtilization" in cause
-        utilization = float(cause.split("ECSServiceAverageCPUUtilization ")[1].split()[0])
+        step = "burn-step cpu>=60x3"
+        stack.scaling.put_scaling_policy(
+            **KIND,
+            ResourceId=resource,
+            PolicyName=step,
+            PolicyType="StepScaling",
+            StepScalingPolicyConfiguration={
+                "AdjustmentType": "ExactCapacity",
+                "Cooldown": 0,
+                "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 3}],
+            },
+        )
+        until(lambda: stack.desired("burn") >= 2, "a scale-out on CPU", 60)
+        until(lambda: stack.desired("burn") == 3, "a step scale-out on CPU", 40)
+        causes = stack.causes(resource)
+        [tracked] = [c for c in causes if "AlarmHigh" in c]
+        assert "triggered policy burn-tracking (ECSServiceAverageCPUUtilization" in tracked
+        utilization = float(tracked.split("ECSServiceAverageCPUUtilization ")[1].split()[0])
         # 0.25 vCPU reserved and enforced: a busy loop uses all of it, no more.
-        assert 80 <= utilization <= 130, cause
+        assert 80 <= utilization <= 130, tracked
+        [stepped] = [c for c in causes if c.startswith("monitor alarm StepScaling-")]
+        assert f"triggered policy {step} changing the desired capacity from 2 to 3" in stepped
     finally:
         if resource:
             stack.retire("burn", resource)
