@@ -149,7 +149,11 @@ def set_up(server_args: list[str]) -> Shop:
     work = Path(tempfile.mkdtemp(prefix="openecs-bench-autoscale-"))
     up = ServerProcess(work / "up", command="up", extra_args=server_args).start(timeout=180)
     shop = Shop(
-        up, up.client("ecs"), up.client("elbv2"), up.client("application-autoscaling"), "bench"
+        up,
+        up.client("ecs"),
+        up.client("elbv2"),
+        up.client("application-autoscaling"),
+        f"bench-{SESSION[:8]}",
     )
     shop.ecs.create_cluster(clusterName=shop.cluster)
     lb = shop.elbv2.create_load_balancer(Name="bench", Subnets=["subnet-1"])["LoadBalancers"][0]
@@ -288,11 +292,11 @@ def main() -> int:
     try:
         base = [baseline(shop) for _ in range(2)]
         shop.scaling.register_scalable_target(
-            **KIND, ResourceId="service/bench/web", MinCapacity=BASE, MaxCapacity=4
+            **KIND, ResourceId=f"service/{shop.cluster}/web", MinCapacity=BASE, MaxCapacity=4
         )
         shop.scaling.put_scaling_policy(
             **KIND,
-            ResourceId="service/bench/web",
+            ResourceId=f"service/{shop.cluster}/web",
             PolicyName="requests",
             PolicyType="TargetTrackingScaling",
             TargetTrackingScalingPolicyConfiguration={
@@ -312,8 +316,9 @@ def main() -> int:
         rounds = [scale_round(shop, args, phase) for phase in phases]
     finally:
         shop.up.stop()
+        # The tasks' containers and the pause containers of their network namespaces.
         ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=openecs.bench.session={SESSION}"],
+            ["docker", "ps", "-aq", "--filter", f"label=com.amazonaws.ecs.cluster={shop.cluster}"],
             capture_output=True,
             text=True,
         ).stdout.split()

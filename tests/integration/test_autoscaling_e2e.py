@@ -124,21 +124,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     up = ServerProcess(
         Path(tmp_path_factory.mktemp("autoscale")) / "up", command="up", extra_args=SCALING_ARGS
     )
+    cluster = f"scale-{uuid.uuid4().hex[:8]}"
     try:
         up.start(timeout=120)
         ecs = up.client("ecs")
-        cluster = f"scale-{uuid.uuid4().hex[:8]}"
         ecs.create_cluster(clusterName=cluster)
         yield Stack(up, ecs, up.client("elbv2"), up.client("application-autoscaling"), cluster)
     finally:
         up.stop()
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label={SESSION_LABEL}={SESSION}"],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
+        # The tasks' containers, and the pause containers of their network namespaces.
+        ids = set()
+        for label in (f"{SESSION_LABEL}={SESSION}", f"com.amazonaws.ecs.cluster={cluster}"):
+            ids |= set(
+                subprocess.run(
+                    ["docker", "ps", "-aq", "--filter", f"label={label}"],
+                    capture_output=True,
+                    text=True,
+                ).stdout.split()
+            )
         if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+            subprocess.run(["docker", "rm", "-f", *sorted(ids)], capture_output=True)
 
 
 def test_alb_request_count_per_target_scales_out_under_load_and_back_in(stack: Stack) -> None:
