@@ -26,6 +26,7 @@ import pytest
 
 from tests.support.images import ensure_busybox_image
 from tests.support.server import ACCESS_KEY, SECRET_KEY, ServerProcess
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("console-browser")]
 
@@ -42,17 +43,6 @@ TICKER = [
 ]
 # Browser waits: the live regions refresh every 2 s.
 UI_TIMEOUT_MS = 30_000
-
-
-def until(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 @dataclass

@@ -14,12 +14,13 @@ out and produces the chart. Images come from the same hash-tagged cache as
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ import pytest
 from openecs.cli.main import main
 from openecs.demo.images import build_images
 from tests.support.server import ACCESS_KEY, SECRET_KEY, ServerProcess, free_port
+from tests.support.waiting import until as wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo")]
 
@@ -37,15 +39,8 @@ T = TypeVar("T")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def until(check: Callable[[], T | None], what: str, timeout: float = 120.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
+# Waits here may take longer than the shared default.
+until = functools.partial(wait_until, timeout=120.0)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ import pytest
 from tests.integration.conftest import SESSION_LABEL
 from tests.support.images import ensure_busybox_image
 from tests.support.server import ServerProcess, free_port
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("autoscaling-e2e")]
 
@@ -43,17 +44,6 @@ SCALING_ARGS = [
     "--scaling-in-seconds",
     "10",
 ]
-
-
-def until(check: Callable[[], T | None], what: str, timeout: float) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
 
 
 @dataclass

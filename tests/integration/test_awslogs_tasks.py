@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ import pytest
 from tests.integration.conftest import SESSION_LABEL
 from tests.support.awscli import run_aws
 from tests.support.server import REGION, AgentProcess, ServerProcess
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("awslogs-tasks")]
 
@@ -32,17 +33,6 @@ T = TypeVar("T")
 SESSION = uuid.uuid4().hex[:12]
 LABELS = {"openecs.test": "1", SESSION_LABEL: SESSION}
 SUBNETS = {"awsvpcConfiguration": {"subnets": ["subnet-00000001"]}}
-
-
-def until(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 @dataclass

@@ -11,12 +11,12 @@ forget the task; the bill must not change.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -29,6 +29,7 @@ from botocore.credentials import Credentials
 
 from tests.integration.conftest import SESSION_LABEL
 from tests.support.server import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
+from tests.support.waiting import until as wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("cost-docker")]
 
@@ -44,15 +45,8 @@ PRICES = {
 PER_SECOND = 0.25 * 3.6 / 3600
 
 
-def until(check: Callable[[], T | None], what: str, timeout: float = 90.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
+# Waits here may take longer than the shared default.
+until = functools.partial(wait_until, timeout=90.0)
 
 
 def signed_get(server: ServerProcess, path: str, **params: Any) -> dict[str, Any]:

@@ -6,12 +6,13 @@ rolling deployment under a bounded loopback load fails none.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ import pytest
 
 from tests.support.images import ensure_busybox_image
 from tests.support.server import ServerProcess, free_port
+from tests.support.waiting import until as wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("service-load-balancer")]
 
@@ -29,15 +31,8 @@ SUBNETS = {"awsvpcConfiguration": {"subnets": ["subnet-00000001"]}}
 DEADLINE = 120.0
 
 
-def until(check: Callable[[], T | None], what: str, timeout: float = DEADLINE) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.25)
+# Waits here may take longer than the shared default.
+until = functools.partial(wait_until, timeout=DEADLINE)
 
 
 def _httpd(version: str) -> list[str]:

@@ -14,11 +14,11 @@ container an agent of the module started is removed when the module ends.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.support.server import AgentProcess, ServerProcess
+from tests.support.waiting import until as wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("services-docker")]
 
@@ -39,15 +40,8 @@ CRASH = ["sh", "-c", "exit 3"]
 DEADLINE = 90.0
 
 
-def until(check: Callable[[], T | None], what: str, timeout: float = DEADLINE) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
+# Waits here may take longer than the shared default.
+until = functools.partial(wait_until, timeout=DEADLINE)
 
 
 def docker(*args: str) -> str:

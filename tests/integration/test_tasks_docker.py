@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from openecs.agent.task_cgroups import TaskCgroups
 from tests.integration.conftest import SESSION_LABEL
 from tests.support.server import AgentProcess, ServerProcess, free_port
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("tasks-docker")]
 
@@ -60,17 +61,6 @@ def sh(script: str) -> list[str]:
 
 
 # -- polling and Docker --------------------------------------------------------------
-
-
-def until(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def docker(*args: str) -> str:
