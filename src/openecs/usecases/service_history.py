@@ -115,8 +115,8 @@ def list_service_deployments(
         d
         for d in sorted(service.deployments, key=lambda d: -d.created_at)
         if (not statuses or d.deployment_status in statuses)
-        and (created_after is None or d.created_at >= created_after)
-        and (created_before is None or d.created_at <= created_before)
+        and (created_after is None or _ms(d.created_at) >= _ms(created_after))
+        and (created_before is None or _ms(d.created_at) <= _ms(created_before))
     ]
     if after is not None:
         ids = [d.id for d in chosen]
@@ -191,3 +191,9 @@ def describe_service_revisions(
             }
         )
     return found, failures
+
+
+def _ms(seconds: float) -> int:
+    """A time at the millisecond, the precision AWS gives its timestamps: a createdAt read
+    back and sent again (as a float, through the client's datetime) names the same one."""
+    return round(seconds * 1000)
