@@ -51,8 +51,10 @@ class RecordingRuntime(FakeRuntime):
         self.fake_clock = clock
         self.stops: list[str] = []
         self.creates: list[str] = []
+        self.created_when_pulled: list[str] = []
 
     async def pull(self, image: str, *, auth: RegistryAuth | None = None) -> None:
+        self.created_when_pulled = list(self.creates)
         self.fake_clock.advance(PULL_SECONDS)
         await super().pull(image, auth=auth)
 
@@ -608,6 +610,29 @@ async def test_awsvpc_containers_share_the_pause_containers_namespace_and_ports(
     ip = pause.ip_addresses[AWSVPC]
     assert harness.last["eni"] == {"privateIPv4Address": ip}
     assert harness.container("web")["networkInterfaces"][0]["privateIpv4Address"] == ip
+
+
+async def test_an_awsvpc_tasks_network_is_set_up_while_its_image_is_pulled(
+    harness: Harness,
+) -> None:
+    # The image is missing: the pull (PULL_SECONDS of fake time) runs beside the pause
+    # container's start, as Fargate attaches a task's ENI before pulling.
+    await running(harness, task(container("web"), network_mode="awsvpc"))
+    assert harness.runtime.created_when_pulled == [docker_name("internalecspause")]
+    assert harness.last["pullStoppedAt"] == T0 + PULL_SECONDS
+    assert harness.statuses().index("PENDING") < harness.statuses().index("ACTIVATING")
+
+
+async def test_a_failed_pull_of_an_awsvpc_task_removes_its_network_and_says_why(
+    harness: Harness,
+) -> None:
+    harness.runtime.fail_pull("missing:1", "manifest unknown")
+    harness.start(task(container("web", image="missing:1"), network_mode="awsvpc"))
+    await harness.until_status("STOPPED")
+    assert harness.last["stoppedReason"].startswith("CannotPullContainerError:")
+    assert harness.runtime.creates == [docker_name("internalecspause")]
+    assert harness.runtime.stops == [PAUSE_CONTAINER_NAME]
+    assert "RUNNING" not in harness.statuses()
 
 
 async def test_an_awsvpc_task_whose_pause_container_exits_is_stopped(harness: Harness) -> None:

@@ -295,12 +295,25 @@ class TaskRunner:
     async def _start(self) -> None:
         self.pull_started_at = self.pull_started_at or self.clock.now()
         self._advance("PENDING")
-        await self._pull_images()
-        self.pull_stopped_at = self.clock.now()
-        self._advance("ACTIVATING")
         self._enter_cgroup()
         if self.ctx.network_mode == "awsvpc":
-            await self._start_pause()
+            # The task's network (its pause container) is set up while its images are
+            # checked and pulled, as Fargate attaches a task's ENI before the pull.
+            network = asyncio.create_task(self._start_pause())
+            try:
+                await self._pull_images()
+            except BaseException:
+                # The pull's failure is the task's reason; the network is waited for
+                # only so that whatever it set up is known and removed on the way out.
+                with contextlib.suppress(Exception):
+                    await network
+                raise
+            self.pull_stopped_at = self.clock.now()
+            await network
+        else:
+            await self._pull_images()
+            self.pull_stopped_at = self.clock.now()
+        self._advance("ACTIVATING")
         self._starting = True
         try:
             await asyncio.gather(*(self._start_container(t) for t in self.tracks.values()))
