@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import math
 import time
@@ -34,8 +33,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openecs.api.auth import Authenticator
+from openecs.api.signed_requests import json_error, signed_json
 from openecs.domain.container_instance import CapacityKind
-from openecs.domain.errors import AwsError, InvalidParameterException, SerializationException
+from openecs.domain.errors import AwsError, InvalidParameterException
 from openecs.domain.resources import Capacity
 from openecs.domain.scope import Scope
 from openecs.domain.task import Task
@@ -88,21 +88,9 @@ def agent_routes(
     fleet_beats: dict[str, float] = {}  # digest of a fleet's instance ids → last written
 
     async def authenticated(request: Request) -> tuple[Scope, dict[str, Any]]:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        scope, _ = authenticator.authenticate(
-            "POST", request.url.path, request.url.query, headers, body
-        )
-        try:
-            payload = json.loads(body or b"{}")
-        except ValueError:
-            raise SerializationException("Could not parse the request body as JSON.") from None
-        if not isinstance(payload, dict):
-            raise SerializationException("The request body must be a JSON object.")
-        return scope, payload
+        return await signed_json(authenticator, request)
 
-    def error(err: AwsError) -> Response:
-        return JSONResponse({"__type": err.code, "message": err.message}, status_code=err.status)
+    error = json_error
 
     async def register(request: Request) -> Response:
         try:

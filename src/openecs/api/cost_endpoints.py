@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openecs.api.auth import Authenticator
+from openecs.api.signed_requests import json_error, signed_scope
 from openecs.domain.errors import AwsError, InvalidParameterException
 from openecs.domain.prices import PriceTable
 from openecs.domain.scope import Scope
@@ -55,14 +56,9 @@ def parse_time(name: str, text: str | None) -> float | None:
 
 def cost_routes(backend: Backend, authenticator: Authenticator, prices: PriceTable) -> list[Route]:
     def scope_of(request: Request) -> Scope:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        scope, _ = authenticator.authenticate(
-            "GET", request.url.path, request.url.query, headers, b""
-        )
-        return scope
+        return signed_scope(authenticator, request)
 
-    def failed(err: AwsError) -> Response:
-        return JSONResponse({"__type": err.code, "message": err.message}, status_code=err.status)
+    failed = json_error
 
     async def report(request: Request) -> Response:
         q = request.query_params

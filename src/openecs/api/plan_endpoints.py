@@ -9,7 +9,6 @@ where each task would go and, for every instance, the filter that rejects it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +19,8 @@ from starlette.routing import Route
 from openecs.api.auth import Authenticator
 from openecs.api.handlers.ecs_tasks import launch_request_from
 from openecs.api.json_protocol import JsonService
-from openecs.domain.errors import AwsError, InvalidParameterException, SerializationException
+from openecs.api.signed_requests import json_error, signed_json
+from openecs.domain.errors import AwsError, InvalidParameterException
 from openecs.usecases import placement_plans
 from openecs.usecases.backend import Backend
 
@@ -31,21 +31,9 @@ def plan_routes(backend: Backend, authenticator: Authenticator, ecs: JsonService
     run_task_shape = ecs.model.operation_model("RunTask").input_shape
 
     async def body_of(request: Request) -> tuple[Any, dict[str, Any]]:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        scope, _ = authenticator.authenticate(
-            "POST", request.url.path, request.url.query, headers, body
-        )
-        try:
-            payload = json.loads(body or b"{}")
-        except ValueError:
-            raise SerializationException("Could not parse the request body as JSON.") from None
-        if not isinstance(payload, dict):
-            raise SerializationException("The request body must be a JSON object.")
-        return scope, payload
+        return await signed_json(authenticator, request)
 
-    def failed(err: AwsError) -> Response:
-        return JSONResponse({"__type": err.code, "message": err.message}, status_code=err.status)
+    failed = json_error
 
     async def run_task(request: Request) -> Response:
         try:
