@@ -126,13 +126,21 @@ def reservation_for(
     *,
     awsvpc_publishes_dynamically: bool = True,
 ) -> Reservation:
-    """The CPU, memory and static host ports a task holds while it runs.
+    """The CPU, memory, static host ports and GPUs a task holds while it runs.
 
-    Task-level cpu/memory win where set; otherwise the sum over containers
-    (memory: the hard limit, else the soft reservation), as ECS accounts.
+    Task-level cpu/memory (overrides first) win where set; otherwise the sum
+    over containers. A container's memory is its soft limit,
+    `memoryReservation`, when it sets one (with or without a hard `memory`),
+    else its hard limit, as ECS subtracts it from the instance: "If you
+    specify memoryReservation, then that value is subtracted from the
+    available memory resources for the container instance ... Otherwise, the
+    value of memory is used."
+
     Host ports are reserved only where they are fixed: host network mode, or
-    bridge mappings with an explicit hostPort. In awsvpc mode OpenECS
-    publishes each task's ports on dynamic host ports, so nothing is reserved.
+    bridge mappings with a hostPort other than 0. A missing or 0 hostPort,
+    and a `containerPortRange` (Docker picks its host ports), reserve
+    nothing. In awsvpc mode OpenECS publishes each task's ports on dynamic
+    host ports, so nothing is reserved either.
     """
     overrides = overrides or {}
     by_name = {o.get("name"): o for o in overrides.get("containerOverrides") or ()}
@@ -146,7 +154,7 @@ def reservation_for(
         cpu_sum += _int(o.get("cpu", c.get("cpu", 0)))
         hard = o.get("memory", c.get("memory"))
         soft = o.get("memoryReservation", c.get("memoryReservation"))
-        mem_sum += max(_int(hard if hard is not None else soft), 0)
+        mem_sum += max(_int(soft if soft is not None else hard), 0)
         for req in o.get("resourceRequirements") or c.get("resourceRequirements") or ():
             if req.get("type") == "GPU":
                 gpus += _int(req.get("value"))
