@@ -446,6 +446,53 @@ def test_without_capacity_the_service_says_it_was_unable_to_place_a_task(
     assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"
 
 
+def register_instance(ecs: Any, cluster: str) -> str:
+    arn: str = ecs.register_container_instance(
+        cluster=cluster,
+        instanceIdentityDocument=json.dumps(
+            {"instanceId": f"i-{uuid.uuid4().hex[:17]}", "availabilityZone": f"{REGION}a"}
+        ),
+        totalResources=[
+            {"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": 4096},
+        ],
+    )["containerInstance"]["containerInstanceArn"]
+    return arn
+
+
+def test_a_daemon_service_runs_only_on_instances_its_placement_constraints_select(
+    ecs: Any, cluster: str, td: str, unique: Unique
+) -> None:
+    web, other, batch = (register_instance(ecs, cluster) for _ in range(3))
+    ecs.put_attributes(
+        cluster=cluster,
+        attributes=[
+            {"name": "role", "value": "web", "targetId": web},
+            {"name": "role", "value": "web", "targetId": other},
+            {"name": "role", "value": "batch", "targetId": batch},
+        ],
+    )
+    name = unique("logs")
+
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=td,
+        schedulingStrategy="DAEMON",
+        placementConstraints=[{"type": "memberOf", "expression": "attribute:role == web"}],
+    )
+
+    tasks = eventually(
+        lambda: (found := service_tasks(ecs, cluster, name)) and len(found) == 2 and found,
+        "a task on each web instance",
+    )
+    assert sorted(t["containerInstanceArn"] for t in tasks) == sorted([web, other])
+    service = describe(ecs, cluster, name)
+    assert service["desiredCount"] == 2
+    assert service["deployments"][0]["desiredCount"] == 2
+    assert not [e for e in service["events"] if "unable to place" in e["message"]]
+
+
 def test_service_tasks_carry_the_service_group_and_the_deployment_as_started_by(
     ecs: Any, cluster: str, td: str, instance: str, unique: Unique
 ) -> None:

@@ -18,8 +18,7 @@ never a task with scale-in protection.
 
 LIMITATIONS (against ECS): a task without container health checks counts as
 healthy as soon as it is RUNNING (ECS waits 40 s); load balancer health only
-counts once a load balancer reports it (`ServiceView.lb_healthy`); DAEMON
-services ignore placement constraints when choosing their instances.
+counts once a load balancer reports it (`ServiceView.lb_healthy`).
 """
 
 from __future__ import annotations
@@ -79,7 +78,8 @@ class ServiceView:
     health_checked: frozenset[str] = frozenset()
     # Container instances tasks must leave (DRAINING).
     draining_instances: frozenset[str] = frozenset()
-    # For DAEMON services: the instances that should each run one task.
+    # For DAEMON services: the instances that should each run one task (connected,
+    # ACTIVE, with the required attributes, within the placement constraints).
     daemon_instances: tuple[str, ...] = ()
     # ACTIVE instances whose agent is not connected: their tasks are left where they are.
     unreachable_instances: frozenset[str] = frozenset()

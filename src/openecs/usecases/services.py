@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from openecs.domain.arns import cluster_arn, parse_arn, service_arn
+from openecs.domain.container_instance import CapacityKind, ContainerInstance
 from openecs.domain.errors import (
     ClientError,
     ClusterNotFoundException,
@@ -21,6 +23,7 @@ from openecs.domain.errors import (
     ServiceNotActiveException,
     ServiceNotFoundException,
 )
+from openecs.domain.resources import Reservation
 from openecs.domain.scope import Scope
 from openecs.domain.service import (
     Deployment,
@@ -29,14 +32,28 @@ from openecs.domain.service import (
 )
 from openecs.domain.tags import tags_from_api
 from openecs.domain.task import StopCode, Task
+from openecs.domain.task_definition import TaskDefinition
 from openecs.domain.task_lifecycle import request_stop
 from openecs.platform.ids import new_uuid
+from openecs.scheduler.constraints import parse_constraints
+from openecs.scheduler.filters import (
+    DISTINCT_INSTANCE,
+    RESOURCE_CPU,
+    RESOURCE_GPU,
+    RESOURCE_MEMORY,
+    RESOURCE_PORTS,
+    build_filters,
+    first_rejection,
+)
+from openecs.scheduler.view import InstanceView, PlacementRequest
+from openecs.store import attributes as attribute_rows
 from openecs.store import container_instances as instance_rows
 from openecs.store import services as service_rows
 from openecs.store import tags as tag_rows
 from openecs.store import tasks as task_rows
 from openecs.usecases.backend import Backend
 from openecs.usecases.clusters import require_active_cluster
+from openecs.usecases.container_instances import with_custom_attributes
 from openecs.usecases.pagination import decode_token, encode_token, page_limit
 from openecs.usecases.service_targets import check_service_load_balancers, drain_task_targets
 from openecs.usecases.task_definitions import resolve_task_definition
@@ -179,6 +196,12 @@ def _check_launch(p: Mapping[str, Any], td_network_mode: str, daemon: bool) -> N
         )
 
 
+def _check_constraints(items: Sequence[Mapping[str, Any]] | None, td: TaskDefinition) -> None:
+    """Placement constraints that do not parse fail the call, not every later placement
+    (a DAEMON service reads them each round to pick its instances)."""
+    parse_constraints(items, task_definition=td.body.get("placementConstraints") or [])
+
+
 def _check_load_balancers(lbs: list[dict[str, Any]], containers: list[dict[str, Any]]) -> None:
     by_name = {c["name"]: c for c in containers}
     for lb in lbs:
@@ -237,6 +260,7 @@ def create_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
         if not td.active:
             raise InvalidParameterException("TaskDefinition is inactive")
         _check_launch(p, td.network_mode, daemon)
+        _check_constraints(p.get("placementConstraints"), td)
         _check_load_balancers(p.get("loadBalancers") or [], td.container_definitions)
         check_service_load_balancers(
             conn, scope, list(p.get("loadBalancers") or []), td.network_mode
@@ -310,12 +334,14 @@ def update_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
             merged = {**service.deployment_configuration, **p["deploymentConfiguration"]}
             _validate_deployment_configuration(merged, daemon)
             service.deployment_configuration = merged
-        for key, attr in (
-            ("placementConstraints", "placement_constraints"),
-            ("placementStrategy", "placement_strategy"),
-        ):
-            if p.get(key) is not None:
-                setattr(service, attr, list(p[key]))
+        if p.get("placementConstraints") is not None:
+            td_now = resolve_task_definition(
+                conn, scope, p.get("taskDefinition") or service.primary.task_definition
+            )
+            _check_constraints(p["placementConstraints"], td_now)
+            service.placement_constraints = list(p["placementConstraints"])
+        if p.get("placementStrategy") is not None:
+            service.placement_strategy = list(p["placementStrategy"])
         if p.get("healthCheckGracePeriodSeconds") is not None:
             service.health_check_grace_period = int(p["healthCheckGracePeriodSeconds"])
         if p.get("propagateTags") is not None:
@@ -458,10 +484,11 @@ class ServiceState:
 
 def read_service_state(backend: Backend, service: Service) -> ServiceState:
     scope = Scope.root(service.account_id, service.region)
+    daemon_instances: tuple[str, ...] = ()
     with backend.reading() as conn:
         tasks = task_rows.for_group(conn, scope, service.cluster, service.group)
         instances = instance_rows.list_instances(
-            conn, scope, service.cluster, statuses=("ACTIVE", "DRAINING")
+            conn, scope, service.cluster, statuses=("ACTIVE", "DRAINING"), kind=CapacityKind.EC2
         )
         checked: set[str] = set()
         for d in service.live_deployments:
@@ -470,15 +497,64 @@ def read_service_state(backend: Backend, service: Service) -> ServiceState:
                 c.get("healthCheck") and c.get("essential", True) for c in td.container_definitions
             ):
                 checked.add(td.arn)
-    active = [i for i in instances if i.status == "ACTIVE"]
+        active = [i for i in instances if i.status == "ACTIVE"]
+        if service.scheduling_strategy == "DAEMON":
+            connected = [i for i in active if i.agent_connected]
+            daemon_instances = _daemon_instances(conn, scope, service, connected)
     return ServiceState(
         service,
         tasks,
         frozenset(checked),
         draining_instances=frozenset(i.instance_id for i in instances if i.status == "DRAINING"),
-        daemon_instances=tuple(sorted(i.instance_id for i in active if i.agent_connected)),
+        daemon_instances=daemon_instances,
         unreachable_instances=frozenset(i.instance_id for i in active if not i.agent_connected),
     )
+
+
+# What a DAEMON service's eligibility leaves out: whether the task fits now. An
+# instance short of memory still needs the daemon (and its failed placement says why).
+_CAPACITY_REASONS = frozenset(
+    {RESOURCE_CPU, RESOURCE_MEMORY, RESOURCE_PORTS, RESOURCE_GPU, DISTINCT_INSTANCE}
+)
+
+
+def _daemon_instances(
+    conn: Connection, scope: Scope, service: Service, candidates: list[ContainerInstance]
+) -> tuple[str, ...]:
+    """The instances a DAEMON service runs one task on, as ECS picks them: the connected
+    ACTIVE EC2 instances that have the attributes its task definition requires and
+    satisfy its placement constraints (the task definition's and the service's)."""
+    if not candidates:
+        return ()
+    td = resolve_task_definition(conn, scope, service.primary.task_definition)
+    request = PlacementRequest(
+        count=1,
+        reservation=Reservation(),
+        group=service.group,
+        launch_type="EC2",
+        required_attributes=tuple(
+            str(a["name"]) for a in td.body.get("requiresAttributes") or () if a.get("name")
+        ),
+        constraints=parse_constraints(
+            service.placement_constraints,
+            task_definition=td.body.get("placementConstraints") or [],
+        ),
+        is_service=True,
+    )
+    checks = [f for f in build_filters(request) if f.reason not in _CAPACITY_REASONS]
+    custom = attribute_rows.custom_in_cluster(conn, scope, service.cluster)
+    usage = task_rows.placement_usage(conn, scope, cluster=service.cluster)
+    eligible: list[str] = []
+    for inst in with_custom_attributes(candidates, custom):
+        used = usage.get(inst.instance_id)
+        # Its own tasks do not make an instance more or less eligible for the service.
+        groups = Counter(
+            {g: n for g, n in (used.groups if used else {}).items() if g and g != service.group}
+        )
+        view = InstanceView(inst, inst.capacity, groups, used.tasks if used else 0)
+        if first_rejection(checks, view) is None:
+            eligible.append(inst.instance_id)
+    return tuple(sorted(eligible))
 
 
 class ServiceDecision(Protocol):
