@@ -179,6 +179,7 @@ def test_create_service_returns_the_new_service_with_ecs_defaults(
     }
     assert service["propagateTags"] == "NONE"
     assert service["enableECSManagedTags"] is False
+    assert service["healthCheckGracePeriodSeconds"] == 0
     assert isinstance(service["createdAt"], datetime)
     [deployment] = service["deployments"]
     assert DEPLOYMENT_ID.fullmatch(deployment["id"])
@@ -286,6 +287,25 @@ def test_create_service_with_everything_keeps_it(
         assert service["desiredCount"] == 2
 
 
+def test_a_health_check_grace_period_is_kept_without_a_load_balancer(
+    ecs: Any, cluster: str, td: str, unique: Unique
+) -> None:
+    """It covers container health checks as well as load balancer ones, as on ECS today."""
+    name = unique("web")
+
+    created = ecs.create_service(
+        cluster=cluster, serviceName=name, taskDefinition=td, healthCheckGracePeriodSeconds=30
+    )["service"]
+    updated = ecs.update_service(cluster=cluster, service=name, healthCheckGracePeriodSeconds=45)[
+        "service"
+    ]
+
+    assert created["healthCheckGracePeriodSeconds"] == 30
+    assert updated["healthCheckGracePeriodSeconds"] == 45
+    assert describe(ecs, cluster, name)["healthCheckGracePeriodSeconds"] == 45
+    assert len(updated["deployments"]) == 1  # it starts no deployment
+
+
 def test_create_service_in_an_unknown_cluster(ecs: Any, td: str, unique: Unique) -> None:
     assert error(
         ecs.create_service, cluster=unique("nope"), serviceName="web", taskDefinition=td
@@ -341,11 +361,6 @@ INVALID_CREATES: list[tuple[str, dict[str, Any], str]] = [
         "maximum below 100",
         {"deploymentConfiguration": {"maximumPercent": 90}},
         "maximumPercent must be greater than or equal to 100.",
-    ),
-    (
-        "grace period without a load balancer",
-        {"healthCheckGracePeriodSeconds": 30},
-        "Health check grace period is only valid for services configured to use load balancers",
     ),
     (
         "load balancer on an unknown container",

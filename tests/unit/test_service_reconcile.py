@@ -241,14 +241,15 @@ def test_a_task_failing_its_container_health_check_is_stopped_and_replaced() -> 
     assert actions.launch == {"ecs-svc/1": 1}
 
 
+@pytest.mark.parametrize("load_balanced", [True, False], ids=["with LB", "without LB"])
 @pytest.mark.parametrize(
     ("started_ago", "stopped"),
     [(10, False), (59.9, False), (60, True), (600, True)],
 )
 def test_unhealthy_tasks_are_left_alone_within_the_grace_period(
-    started_ago: float, stopped: bool
+    started_ago: float, stopped: bool, load_balanced: bool
 ) -> None:
-    service = make_service(completed_primary(), desired=1, grace=60, load_balanced=True)
+    service = make_service(completed_primary(), desired=1, grace=60, load_balanced=load_balanced)
     task = make_task(service.primary, health="UNHEALTHY", started_at=NOW - started_ago)
 
     actions = decide(service, [task], ServiceView(health_checked=frozenset({TD1})))

@@ -239,11 +239,8 @@ def create_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
         raise InvalidParameterException("TaskDefinition must be specified.")
     config = dict(p.get("deploymentConfiguration") or {})
     _validate_deployment_configuration(config, daemon)
+    # Like ECS today, with or without load balancers: it covers container health checks too.
     grace = p.get("healthCheckGracePeriodSeconds")
-    if grace is not None and not p.get("loadBalancers"):
-        raise InvalidParameterException(
-            "Health check grace period is only valid for services configured to use load balancers"
-        )
     tags = tags_from_api(p.get("tags") or [])
 
     def work(conn: Connection) -> ServiceDescription:

@@ -72,7 +72,8 @@ def present_service(view: ServiceDescription, with_tags: bool = False) -> dict[s
         "placementConstraints": s.placement_constraints,
         "placementStrategy": s.placement_strategy,
         "networkConfiguration": s.network_configuration,
-        "healthCheckGracePeriodSeconds": s.health_check_grace_period if s.load_balancers else None,
+        # ECS shows 0 when none was given, load balancers or not.
+        "healthCheckGracePeriodSeconds": s.health_check_grace_period,
         "schedulingStrategy": s.scheduling_strategy,
         "deploymentController": {"type": "ECS"},
         "tags": tags_to_api(view.tags) if with_tags else None,
