@@ -336,6 +336,7 @@ def test_a_failure_reports_the_closest_match_and_how_many_each_filter_rejected()
     assert len(plan.failures) == 2
     reason, detail = plan.failures[0]
     assert reason == RESOURCE_PORTS  # "busy" passed every filter but the ports one
+    assert plan.closest == "busy"  # the failure's arn names the instance the detail names
     assert detail == (
         "No container instance met all of the task's requirements (6 checked; rejected "
         f"3 by {RESOURCE_MEMORY}, 2 by {AGENT}, 1 by {RESOURCE_PORTS}). The closest matching "

@@ -50,6 +50,9 @@ class Plan:
     rejections: dict[str, str] = field(default_factory=dict)
     # The same instances, in words: "has insufficient memory available".
     explanations: dict[str, str] = field(default_factory=dict)
+    # The instance that came closest to taking the tasks that failed, which
+    # their detail names (None when every task was placed, or nothing was checked).
+    closest: str | None = None
 
     @property
     def rejection_counts(self) -> Counter[str]:
@@ -61,10 +64,12 @@ def _failure(filters: tuple[Filter, ...], views: list[InstanceView], plan: Plan)
     """Why the next task cannot be placed: the closest match's reason, and every filter's toll.
 
     The closest matching instance is the one turned away by the latest filter
-    of the pipeline (it passed all the others before it).
+    of the pipeline (it passed all the others before it); `plan.closest`
+    records it, for the failure's `arn`.
     """
     stage = {f.reason: at for at, f in reversed(list(enumerate(filters)))}
     closest = max(views, key=lambda v: stage.get(plan.rejections[v.instance_id], -1))
+    plan.closest = closest.instance_id
     reason = plan.rejections[closest.instance_id]
     tolls = ", ".join(
         f"{count} by {why}"

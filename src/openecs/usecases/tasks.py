@@ -377,24 +377,34 @@ def decide_placement(
                 inst.take(request.reservation, request.group)
                 plan.placements.append(inst.instance.instance_id)
             else:
+                # StartTask: each failure is about the instance it named.
                 plan.rejections[inst.instance.instance_id] = reason
                 plan.failures.append((reason, f"container instance {inst.instance.arn}"))
+                failures.append(
+                    {
+                        "arn": inst.instance.arn,
+                        "reason": reason,
+                        "detail": f"container instance {inst.instance.arn}",
+                    }
+                )
     else:
         plan = place_tasks(view, request)
-    if fargate and not view.instances:
-        plan.failures = [
-            (
-                "Capacity is unavailable at this time. Please try again later or in a different "
-                "availability zone",
-                "No FARGATE capacity is connected: run `openecs up`, or `openecs agent "
-                "--capacity fargate`.",
-            )
-        ] * len(plan.failures)
-    for reason, detail in plan.failures:
-        # ECS names the container instance that came closest; the cluster when none did.
-        rejected = [iid for iid, r in plan.rejections.items() if r == reason]
-        arn = by_id[rejected[0]].instance.arn if rejected and not fargate else cluster.arn
-        failures.append({"arn": arn, "reason": reason, "detail": detail})
+        if fargate and not view.instances:
+            plan.failures = [
+                (
+                    "Capacity is unavailable at this time. Please try again later or in a "
+                    "different availability zone",
+                    "No FARGATE capacity is connected: run `openecs up`, or `openecs agent "
+                    "--capacity fargate`.",
+                )
+            ] * len(plan.failures)
+        # ECS names the container instance that came closest (the one the detail
+        # names); the cluster when none did, and for FARGATE capacity.
+        closest = by_id.get(plan.closest or "") if not fargate else None
+        arn = closest.instance.arn if closest is not None else cluster.arn
+        failures.extend(
+            {"arn": arn, "reason": reason, "detail": detail} for reason, detail in plan.failures
+        )
     providers: list[str | None] = [None] * len(plan.placements)
     if cp_strategy:
         providers = list(
