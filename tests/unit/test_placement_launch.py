@@ -1,5 +1,7 @@
-"""Placement as the use cases apply it, on a real (SQLite) store: each failure
-names the instance its detail names."""
+"""Placement as the use cases apply it, on a real (SQLite) store: the capacity
+provider split of a service's tasks over FARGATE / FARGATE_SPOT counts the tasks
+its deployment already runs, and each failure names the instance its detail
+names."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
+from openecs.controllers.services import reconcile_services
 from openecs.domain.container_instance import CapacityKind
 from openecs.domain.resources import Capacity
 from openecs.domain.scope import Scope
@@ -19,12 +23,14 @@ from openecs.store import tasks as task_rows
 from openecs.usecases import (
     clusters,
     container_instances,
+    placement_plans,
+    services,
     task_definitions,
     tasks,
 )
 from openecs.usecases.backend import Backend
 from openecs.usecases.container_instances import Registration
-from openecs.usecases.tasks import LaunchRequest
+from openecs.usecases.tasks import LaunchRequest, launch_in_transaction
 
 SCOPE = Scope.root("000000000000", "us-east-1")
 SPLIT = [
@@ -95,6 +101,116 @@ def service_step(count: int, deployment: str = "ecs-svc/1") -> LaunchRequest:
         group="service:web",
         started_by=deployment,
     )
+
+
+# --- capacity providers ---------------------------------------------------------------
+
+
+def test_a_service_growing_in_steps_keeps_the_split_of_one_launch_for_all_its_tasks(
+    backend: Backend,
+) -> None:
+    # Base 1 on FARGATE, then 1 FARGATE for every 4 FARGATE_SPOT: the base once, not
+    # once per step (which would make every single-task scale-out a FARGATE task).
+    total = 0
+    for step in (1, 1, 1, 2, 1, 3, 1, 5):
+        backend.write(
+            lambda conn, n=step: launch_in_transaction(conn, backend, SCOPE, service_step(n))
+        )
+        total += step
+        assert providers_of(backend, "service:web") == expected(total), f"after {total}"
+
+
+def test_batches_of_one_launch_share_one_base(backend: Backend) -> None:
+    def two_batches(conn: Connection) -> None:
+        for _ in range(2):
+            launch_in_transaction(conn, backend, SCOPE, service_step(10))
+
+    backend.write(two_batches)
+    assert providers_of(backend, "service:web") == expected(20)
+    assert expected(20) == {"FARGATE": 5, "FARGATE_SPOT": 15}
+
+
+def test_tasks_stopping_or_of_another_deployment_do_not_count(backend: Backend) -> None:
+    backend.write(lambda conn: launch_in_transaction(conn, backend, SCOPE, service_step(5)))
+    assert providers_of(backend, "service:web") == expected(5)
+    # A new deployment gets its own base: once the old tasks are gone, it still has one.
+    backend.write(
+        lambda conn: launch_in_transaction(conn, backend, SCOPE, service_step(1, "ecs-svc/2"))
+    )
+    assert providers_of(backend, "service:web", "ecs-svc/2") == {"FARGATE": 1}
+    # One of the old deployment's FARGATE tasks is stopping: the next one replaces it.
+    with backend.reading() as conn:
+        old = task_rows.for_group(conn, SCOPE, "prod", "service:web")
+    fargate = next(
+        t for t in old if t.capacity_provider == "FARGATE" and t.started_by == "ecs-svc/1"
+    )
+    tasks.stop_task(backend, SCOPE, "prod", fargate.arn, "scale in")
+    backend.write(lambda conn: launch_in_transaction(conn, backend, SCOPE, service_step(1)))
+    assert providers_of(backend, "service:web", "ecs-svc/1") == expected(5)
+
+
+def test_standalone_run_task_applies_the_base_to_each_call(backend: Backend) -> None:
+    request = LaunchRequest(
+        task_definition="web",
+        cluster="prod",
+        count=2,
+        capacity_provider_strategy=SPLIT,
+        network_configuration=NETWORK,
+    )
+    for _ in range(2):
+        started, _ = tasks.run_task(backend, SCOPE, request)
+        assert [d.task.capacity_provider for d in started] == ["FARGATE", "FARGATE_SPOT"]
+
+
+def test_a_service_scaled_out_through_the_controller_keeps_its_split(backend: Backend) -> None:
+    def scale(desired: int) -> None:
+        services.update_service(
+            backend, SCOPE, {"cluster": "prod", "service": "web", "desiredCount": desired}
+        )
+        reconcile_services(backend)
+
+    services.create_service(
+        backend,
+        SCOPE,
+        {
+            "cluster": "prod",
+            "serviceName": "web",
+            "taskDefinition": "web",
+            "desiredCount": 10,
+            "capacityProviderStrategy": SPLIT,
+            "networkConfiguration": NETWORK,
+        },
+    )
+    reconcile_services(backend)
+    assert providers_of(backend, "service:web") == expected(10)
+    for desired in (11, 12, 13, 14, 15, 26):
+        scale(desired)
+        assert providers_of(backend, "service:web") == expected(desired), f"at {desired}"
+
+
+def test_plan_service_shows_the_providers_the_next_tasks_would_get(backend: Backend) -> None:
+    services.create_service(
+        backend,
+        SCOPE,
+        {
+            "cluster": "prod",
+            "serviceName": "web",
+            "taskDefinition": "web",
+            "desiredCount": 3,
+            "capacityProviderStrategy": SPLIT,
+            "networkConfiguration": NETWORK,
+        },
+    )
+    reconcile_services(backend)
+    assert providers_of(backend, "service:web") == {"FARGATE": 1, "FARGATE_SPOT": 2}
+    services.update_service(
+        backend, SCOPE, {"cluster": "prod", "service": "web", "desiredCount": 7}
+    )
+    report = placement_plans.plan_service(backend, SCOPE, "prod", "web")
+    # The 4th to 7th tasks of one launch of seven, not a base again.
+    assert [p["capacityProvider"] for p in report.placements] == split_by_capacity_provider(
+        SPLIT, 7
+    )[3:]
 
 
 # --- failures -------------------------------------------------------------------------

@@ -304,6 +304,25 @@ class PlacementDecision:
     lease: ViewLease | None = None
 
 
+def _live_per_provider(
+    conn: Connection, scope: Scope, cluster: str, req: LaunchRequest
+) -> dict[str, int]:
+    """A service deployment's live tasks per capacity provider, so that a base and
+    weights apply to the deployment's tasks as a whole, not again to each batch
+    or scale-out. Tasks of other deployments do not count: a new deployment
+    gets its own base, which it keeps once the old tasks are gone."""
+    live: Counter[str] = Counter()
+    for task in task_rows.for_group(conn, scope, cluster, req.group or ""):
+        if (
+            task.capacity_provider
+            and task.started_by == req.started_by
+            and task.last_status != TaskStatus.STOPPED
+            and not task.wants_stop
+        ):
+            live[task.capacity_provider] += 1
+    return dict(live)
+
+
 def decide_placement(
     conn: Connection,
     backend: Backend,
@@ -318,6 +337,9 @@ def decide_placement(
 
     With `lease_view` (write transactions only) the capacity view comes from
     capacity_views, and the caller keeps it once the placement is written.
+    A service's tasks (group `service:NAME`) split over a capacity provider
+    strategy counting the deployment's live tasks per provider, unless the
+    caller passes `running_per_provider`.
     """
     cluster = require_active_cluster(conn, scope, req.cluster)
     td = resolve_task_definition(conn, scope, req.task_definition)
@@ -407,6 +429,8 @@ def decide_placement(
         )
     providers: list[str | None] = [None] * len(plan.placements)
     if cp_strategy:
+        if running_per_provider is None and is_service:
+            running_per_provider = _live_per_provider(conn, scope, cluster.name, req)
         providers = list(
             split_by_capacity_provider(cp_strategy, len(plan.placements), running_per_provider)
         )
