@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from openecs.api.auth import Authenticator
-from openecs.api.sigv4 import Credentials, SignedRequest, verify
+from openecs.api.sigv4 import Credentials, SignedRequest, _parse_amz_date, verify
 from openecs.domain.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -288,3 +288,31 @@ def test_the_authenticator_uses_its_clock_for_the_skew_window() -> None:
     with pytest.raises(InvalidSignatureException) as err:
         auth.authenticate(request.method, request.path, request.query, request.headers, BODY)
     assert err.value.message.startswith("Signature expired:")
+
+
+@pytest.mark.parametrize(
+    "text", ["20261126T093001Z", "20240229T235959Z", "19700101T000000Z", "20991231T120000Z"]
+)
+def test_an_amz_date_is_read_as_the_utc_moment_it_names(text: str) -> None:
+    expected = datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    assert _parse_amz_date(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "2026-11-26T09:30:01Z",
+        "20261126T093001",
+        "20261126 093001Z",
+        "20261326T093001Z",
+        "20261126T253001Z",
+        "2026112xT093001Z",
+        "20261126T09300１Z",
+        "20261126T093001Z0",
+    ],
+)
+def test_a_date_not_in_basic_format_is_an_incomplete_signature(text: str) -> None:
+    with pytest.raises(IncompleteSignatureException) as err:
+        _parse_amz_date(text)
+    assert err.value.message == f"Date must be in ISO-8601 'basic format'. Got '{text}'."

@@ -164,8 +164,23 @@ def _parse_authorization(text: str) -> dict[str, str]:
 
 
 def _parse_amz_date(text: str) -> float:
+    # Sliced by hand: `strptime` cost ~5 % of a simple read's CPU.
     try:
-        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+        digits = text[:8] + text[9:15]
+        if len(text) != 16 or text[8] != "T" or text[15] != "Z":
+            raise ValueError(text)
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError(text)
+        moment = datetime(
+            int(text[0:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[9:11]),
+            int(text[11:13]),
+            int(text[13:15]),
+            tzinfo=UTC,
+        )
+        return moment.timestamp()
     except ValueError:
         raise IncompleteSignatureException(
             f"Date must be in ISO-8601 'basic format'. Got '{text}'."
