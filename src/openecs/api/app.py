@@ -195,6 +195,8 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     request_counts: RequestCounts | None = None,
+    *,
+    inline_reads: bool = False,
 ) -> ASGIApp:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -203,7 +205,7 @@ def create_app(
         routes=[Route("/healthz", healthz, methods=["GET"]), *extra_routes],
         lifespan=lifespan,
     )
-    return AwsApiEndpoint(gateway, routes, request_counts)
+    return AwsApiEndpoint(gateway, routes, request_counts, inline_reads=inline_reads)
 
 
 class AwsApiEndpoint:
@@ -214,14 +216,29 @@ class AwsApiEndpoint:
     simple read's CPU. The use case runs in the thread pool: it may wait on the
     database (SQLite's fsync, PostgreSQL), which must not stall the event loop
     that also serves agents' long polls and the controllers.
+
+    One exception, with `inline_reads` (SQLite, whose readers never wait for a
+    lock in WAL mode, nor for a network): a read (Describe*, List*, Get*) that
+    arrives while no other request is being answered runs on the event loop. The
+    hand-off to a worker thread and back was about a fifth of such a read's CPU;
+    a client polling one task pays it on every poll. Under concurrency the pool
+    is faster (SQLite steps without the GIL, so a second thread overlaps it), so
+    any request in flight sends the next one to the pool.
     """
 
     def __init__(
-        self, gateway: ApiGateway, routes: ASGIApp, request_counts: RequestCounts | None
+        self,
+        gateway: ApiGateway,
+        routes: ASGIApp,
+        request_counts: RequestCounts | None,
+        *,
+        inline_reads: bool = False,
     ) -> None:
         self.gateway = gateway
         self.routes = routes
         self.request_counts = request_counts
+        self.inline_reads = inline_reads
+        self._in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/" or scope["method"] != "POST":
@@ -232,7 +249,17 @@ class AwsApiEndpoint:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope["query_string"].decode("latin-1")
         request_id = str(uuid.uuid4())
-        answer = await run_in_threadpool(self.gateway.handle, "/", query, headers, body, request_id)
+        inline = self.inline_reads and self._in_flight == 0 and _is_read(headers)
+        self._in_flight += 1
+        try:
+            if inline:
+                answer = self.gateway.handle("/", query, headers, body, request_id)
+            else:
+                answer = await run_in_threadpool(
+                    self.gateway.handle, "/", query, headers, body, request_id
+                )
+        finally:
+            self._in_flight -= 1
         response_headers = [
             (b"content-type", answer.media_type.encode()),
             (b"content-length", str(len(answer.body)).encode()),
@@ -256,6 +283,15 @@ class AwsApiEndpoint:
                     "error": answer.error_code,
                 },
             )
+
+
+_READ_PREFIXES = ("Describe", "List", "Get")
+
+
+def _is_read(headers: Mapping[str, str]) -> bool:
+    """Whether a JSON-protocol request names a read-only operation."""
+    target = headers.get("x-amz-target")
+    return target is not None and target.rpartition(".")[2].startswith(_READ_PREFIXES)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -116,7 +116,8 @@ def build_app(config: ServerConfig) -> tuple[ASGIApp, Backend]:
             load_price_table(config.price_table),
         ),
     ]
-    return create_app(gateway, routes, lifespan, request_counts), backend
+    app = create_app(gateway, routes, lifespan, request_counts, inline_reads=backend.db.is_sqlite)
+    return app, backend
 
 
 def run_server(config: ServerConfig) -> int:
