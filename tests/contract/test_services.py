@@ -455,7 +455,11 @@ def test_without_capacity_the_service_says_it_was_unable_to_place_a_task(
         "the placement failure event",
     )
 
-    assert message.startswith(f"(service {name}) was unable to place a task")
+    assert message == (
+        f"(service {name}) was unable to place a task because no container instance met all "
+        "of its requirements. Reason: No Container Instances were found in your cluster. "
+        "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+    )
     service = describe(ecs, cluster, name)
     assert (service["runningCount"], service["pendingCount"]) == (0, 0)
     assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"

@@ -23,6 +23,7 @@ from openecs.domain.service import (
     RolloutState,
     Service,
     ServiceStatus,
+    UnhealthyTarget,
     failure_threshold,
 )
 from openecs.domain.task import StopCode, Task, TaskStatus
@@ -268,15 +269,51 @@ def test_a_health_checked_task_counts_as_healthy_only_once_reported_healthy() ->
     assert service.primary.rollout_state == RolloutState.IN_PROGRESS
 
 
-def test_a_task_a_load_balancer_reports_unhealthy_is_replaced() -> None:
+TG = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("kind", "target_id", "port"), [("task", None, 80), ("instance", "i-0abc", 32768)]
+)
+def test_a_task_a_load_balancer_reports_unhealthy_is_replaced_with_ecs_words(
+    kind: str, target_id: str | None, port: int
+) -> None:
     service = make_service(completed_primary(), desired=1, load_balanced=True)
     task = make_task(service.primary, started_at=NOW - 300)
-    view = ServiceView(lb_unhealthy=frozenset({task.task_id}), lb_healthy=frozenset())
+    where = UnhealthyTarget(TG, kind, target_id or task.task_id, port, "Health checks failed")
+    view = ServiceView(
+        lb_unhealthy=frozenset({task.task_id}),
+        lb_healthy=frozenset(),
+        lb_unhealthy_targets={task.task_id: where},
+    )
 
     actions = decide(service, [task], view)
 
-    assert stopped_ids(actions) == {task.task_id}
+    assert actions.stop == [(task.task_id, f"Task failed ELB health checks in (target-group {TG})")]
     assert actions.launch == {"ecs-svc/1": 1}
+    assert actions.events == [
+        f"(service web) ({kind} {target_id or task.task_id}) (port {port}) is unhealthy in "
+        f"(target-group {TG}) due to (reason Health checks failed)."
+    ]
+
+
+def test_tasks_stopped_for_failing_load_balancer_health_checks_trip_the_breaker() -> None:
+    service = make_service(desired=1, breaker=True)
+    failed = [
+        make_task(
+            service.primary,
+            status=TaskStatus.STOPPED,
+            desired=TaskStatus.STOPPED,
+            stop_code=StopCode.SERVICE_SCHEDULER_INITIATED,
+            stopped_reason=f"Task failed ELB health checks in (target-group {TG})",
+        )
+        for _ in range(3)
+    ]
+
+    decide(service, failed)
+
+    assert service.primary.failed_tasks == 3
+    assert service.primary.rollout_state == RolloutState.FAILED
 
 
 def test_a_load_balanced_service_without_load_balancer_reports_uses_container_health() -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from openecs.domain.service import (
@@ -34,12 +34,14 @@ from openecs.domain.service import (
     RolloutState,
     Service,
     ServiceStatus,
+    UnhealthyTarget,
     failure_threshold,
 )
 from openecs.domain.task import StopCode, Task, TaskStatus
 
 __all__ = [
     "DRAINING_REASON",
+    "LB_UNHEALTHY_REASON",
     "SCALE_IN_REASON",
     "STALLED_MESSAGE",
     "UNHEALTHY_REASON",
@@ -53,7 +55,8 @@ Stop = Callable[[Task, str], None]
 
 _FAILED_CODES = {StopCode.TASK_FAILED_TO_START, StopCode.ESSENTIAL_CONTAINER_EXITED}
 UNHEALTHY_REASON = "Task failed container health checks"
-LB_UNHEALTHY_REASON = "Task failed load balancer health checks"
+# ECS's stoppedReason: "Task failed ELB health checks in (target-group ARN)".
+LB_UNHEALTHY_REASON = "Task failed ELB health checks"
 SCALE_IN_REASON = "Service desired count was reduced."
 DRAINING_REASON = "Container instance is draining."
 DELETED_REASON = "Service was deleted."
@@ -68,6 +71,22 @@ STALLED_MESSAGE = (
 
 def replaced_reason(deployment: Deployment) -> str:
     return f"Task replaced by deployment {deployment.id}."
+
+
+def _unhealthy_target(service: Service, task: Task, view: ServiceView) -> UnhealthyTarget:
+    """Where the load balancer found the task unhealthy (its first target group when the
+    view does not say)."""
+    found = view.lb_unhealthy_targets.get(task.task_id)
+    if found is not None:
+        return found
+    lb = service.load_balancers[0] if service.load_balancers else {}
+    return UnhealthyTarget(
+        str(lb.get("targetGroupArn") or ""),
+        "task",
+        task.task_id,
+        int(lb.get("containerPort") or 0),
+        "Health checks failed",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +106,8 @@ class ServiceView:
     # balancer reports on the service's targets; container health alone decides then.
     lb_unhealthy: frozenset[str] = frozenset()
     lb_healthy: frozenset[str] | None = None
+    # Where each task of `lb_unhealthy` is unhealthy, for the event ECS writes.
+    lb_unhealthy_targets: Mapping[str, UnhealthyTarget] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -139,7 +160,8 @@ def _failed_count(deployment: Deployment, tasks: list[Task]) -> int:
         and t.last_status == TaskStatus.STOPPED
         and (
             t.stop_code in _FAILED_CODES
-            or t.stopped_reason in (UNHEALTHY_REASON, LB_UNHEALTHY_REASON)
+            or t.stopped_reason == UNHEALTHY_REASON
+            or (t.stopped_reason or "").startswith(LB_UNHEALTHY_REASON)
         )
     )
 
@@ -184,9 +206,11 @@ def compute_service_actions(
                 f"{_name(service)} (task {task.task_id}) failed container health checks."
             )
         elif task.task_id in view.lb_unhealthy:
-            stop(task, LB_UNHEALTHY_REASON)
+            where = _unhealthy_target(service, task, view)
+            stop(task, f"{LB_UNHEALTHY_REASON} in (target-group {where.target_group_arn})")
             actions.events.append(
-                f"{_name(service)} (task {task.task_id}) failed load balancer health checks."
+                f"{_name(service)} ({where.kind} {where.id}) (port {where.port}) is unhealthy in "
+                f"(target-group {where.target_group_arn}) due to (reason {where.reason})."
             )
 
     _circuit_breaker(service, tasks, actions, now)

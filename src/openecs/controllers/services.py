@@ -29,6 +29,7 @@ def reconcile_services(backend: Backend) -> int:
                 unreachable_instances=state.unreachable_instances,
                 lb_healthy=targets.healthy if targets else None,
                 lb_unhealthy=targets.unhealthy if targets else frozenset(),
+                lb_unhealthy_targets=targets.unhealthy_targets if targets else {},
             )
             actions = compute_service_actions(service, state.tasks, view, backend.clock.now())
             if not actions.empty and apply_service_actions(backend, service, actions):

@@ -24,6 +24,7 @@ __all__ = [
     "Service",
     "ServiceEvent",
     "ServiceStatus",
+    "UnhealthyTarget",
     "failure_threshold",
 ]
 
@@ -62,6 +63,19 @@ class RolloutState:
 def failure_threshold(desired_count: int) -> int:
     """The circuit breaker's failed-task threshold: half the desired count, within 3..200."""
     return min(200, max(3, math.ceil(desired_count * 0.5)))
+
+
+@dataclass(frozen=True, slots=True)
+class UnhealthyTarget:
+    """Where a load balancer finds a service's task unhealthy, as ECS's event names it:
+    "(task ID)" for an `ip` target, "(instance i-...)" for an `instance` target."""
+
+    target_group_arn: str
+    kind: str  # "task" or "instance"
+    id: str
+    port: int
+    # DescribeTargetHealth's description (else its reason code), e.g. "Health checks failed".
+    reason: str
 
 
 @dataclass(slots=True)

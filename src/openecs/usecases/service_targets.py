@@ -10,8 +10,8 @@ until when its containers must keep serving in-flight requests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from openecs.domain.errors import InvalidParameterException
 from openecs.domain.load_balancing import Target, TargetGroup, TargetState
 from openecs.domain.scope import Scope
-from openecs.domain.service import Service
+from openecs.domain.service import Service, UnhealthyTarget
 from openecs.domain.task import Task, TaskStatus
 from openecs.store import container_instances as instance_rows
 from openecs.store import load_balancing as lb_rows
@@ -43,6 +43,8 @@ MAX_DRAIN_SECONDS = 300.0
 class TargetHealthOfTasks:
     healthy: frozenset[str]
     unhealthy: frozenset[str]
+    # Task id → where it is unhealthy (the first target group that says so).
+    unhealthy_targets: Mapping[str, UnhealthyTarget] = field(default_factory=dict)
 
 
 def check_service_load_balancers(
@@ -106,6 +108,7 @@ def sync_service_targets(backend: Backend, service: Service) -> TargetHealthOfTa
     plan: list[tuple[str, str, str, int]] = []  # (op, tg arn, id, port)
     healthy: set[str] = set()
     unhealthy: set[str] = set()
+    where: dict[str, UnhealthyTarget] = {}
     with backend.reading() as conn:
         now = backend.clock.now()
         tasks = task_rows.for_group(conn, scope, service.cluster, service.group)
@@ -133,6 +136,17 @@ def sync_service_targets(backend: Backend, service: Service) -> TargetHealthOfTa
                         healthy.add(task.task_id)
                     elif target.state == TargetState.UNHEALTHY:
                         unhealthy.add(task.task_id)
+                        ip = tg.target_type == "ip"
+                        where.setdefault(
+                            task.task_id,
+                            UnhealthyTarget(
+                                tg.arn,
+                                "task" if ip else "instance",
+                                task.task_id if ip else key[0],
+                                key[1],
+                                target.description or target.reason or "Health checks failed",
+                            ),
+                        )
                 elif live:
                     plan.append(("deregister", tg.arn, *key))
     # A task in several target groups is healthy only when healthy in all of them.
@@ -140,7 +154,7 @@ def sync_service_targets(backend: Backend, service: Service) -> TargetHealthOfTa
     if plan:
         backend.write(lambda conn: _apply(conn, scope, plan, backend.clock.now()))
         backend.controller_signals.notify([DATA_PLANE_KEY])
-    return TargetHealthOfTasks(frozenset(healthy), frozenset(unhealthy))
+    return TargetHealthOfTasks(frozenset(healthy), frozenset(unhealthy), where)
 
 
 def _apply(

@@ -37,7 +37,11 @@ from openecs.domain.task_lifecycle import request_stop
 from openecs.platform.ids import new_uuid
 from openecs.scheduler.constraints import parse_constraints
 from openecs.scheduler.filters import (
+    AGENT,
+    ATTRIBUTE,
     DISTINCT_INSTANCE,
+    INSTANCE_STATUS,
+    MEMBER_OF,
     RESOURCE_CPU,
     RESOURCE_GPU,
     RESOURCE_MEMORY,
@@ -69,6 +73,7 @@ __all__ = [
     "describe_services",
     "list_services",
     "live_services",
+    "placement_failure_event",
     "read_service_state",
     "require_service",
     "service_name_from",
@@ -706,14 +711,68 @@ def _launch_tasks(
             f"(service {service.name}) has started {len(started)} tasks: {listed}.",
         )
     if failures:
-        detail = failures[0].get("detail") or failures[0]["reason"]
-        message = (
-            f"(service {service.name}) was unable to place a task because no container "
-            f"instance met all of its requirements. Reason: {failures[0]['reason']}. "
-            f"{detail}"
-        )
+        message = placement_failure_event(service.name, failures[0])
         if not service.events or service.events[0].message != message:
             service.add_event(event_id(), now, message)
+
+
+# The scheduler's detail of a failed placement (scheduler.placement), read back into
+# ECS's event: the closest instance, why it was turned away, and every filter's toll.
+_PLACEMENT_DETAIL = re.compile(
+    r"No container instance met all of the task's requirements \((?P<checked>\d+) checked; "
+    r"rejected (?P<tolls>[^)]*)\)\. The closest matching container instance (?P<id>\S+) "
+    r"(?P<why>.+?)\.?"
+)
+# StartTask's failures (a DAEMON's launch on chosen instances) name only the reason.
+_REJECTED_BECAUSE = {
+    AGENT: "has a disconnected container agent",
+    INSTANCE_STATUS: "is not ACTIVE",
+    ATTRIBUTE: "lacks an attribute the task requires",
+    RESOURCE_CPU: "has insufficient CPU units available",
+    RESOURCE_MEMORY: "has insufficient memory available",
+    RESOURCE_PORTS: "has a host port the task needs already in use",
+    RESOURCE_GPU: "has insufficient GPUs available",
+    MEMBER_OF: "does not satisfy a memberOf placement constraint",
+    DISTINCT_INSTANCE: "already runs a task of the service",
+}
+_TROUBLESHOOTING = (
+    "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+)
+
+
+def placement_failure_event(service_name: str, failure: Mapping[str, str]) -> str:
+    """ECS's event for a task the service could not place, e.g. "(service web) was unable
+    to place a task because no container instance met all of its requirements. The
+    closest matching (container-instance 5db3...) has insufficient memory available. For
+    more information, ..." — plus how many instances each filter turned away."""
+    reason, detail = failure.get("reason") or "", failure.get("detail") or ""
+    head = (
+        f"(service {service_name}) was unable to place a task because no container instance "
+        "met all of its requirements."
+    )
+    found = _PLACEMENT_DETAIL.fullmatch(detail)
+    if found:
+        said = f"The closest matching (container-instance {found['id']}) {found['why']}."
+        if int(found["checked"]) > 1:
+            said += f" Checked {found['checked']} container instances; rejected {found['tolls']}."
+    elif reason in _REJECTED_BECAUSE:
+        instance = detail.rsplit("/", 1)[-1] if detail.startswith("container instance ") else ""
+        closest = f"(container-instance {instance})" if instance else "container instance"
+        said = f"The closest matching {closest} {_REJECTED_BECAUSE[reason]}."
+    elif reason == "NO_CAPACITY":
+        said = f"Reason: {_sentence(detail)}"
+    else:
+        # Capacity that is not there at all (FARGATE), or a launch the API refused (an
+        # error code as the reason, its message as the detail).
+        head = f"(service {service_name}) was unable to place a task."
+        parts = [detail] if detail and " " not in reason else [reason, detail]
+        said = "Reason: " + " ".join(_sentence(p) for p in parts if p)
+    return f"{head} {said} {_TROUBLESHOOTING}"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith(".") else text + "."
 
 
 def cluster_arn_of(scope: Scope, cluster: str) -> str:
