@@ -163,6 +163,7 @@ class Harness:
         adopted: Mapping[str, str] | None = None,
         cgroups: RecordingCgroups | None = None,
         log_shipping: LogShipping | None = None,
+        known_images: set[str] | None = None,
     ) -> TaskRunner:
         mode = str(desired["networkMode"])
         self._listen()
@@ -177,6 +178,7 @@ class Harness:
             adopted=adopted,
             cgroups=cgroups,
             log_shipping=log_shipping,
+            known_images=known_images,
         )
         self.run_task = asyncio.create_task(self.runner.run())
         return self.runner
@@ -565,6 +567,47 @@ async def test_a_failed_pull_stops_the_task_with_cannot_pull_container_error(
     assert report["pullStartedAt"] == T0
     assert report["pullStoppedAt"] == T0 + PULL_SECONDS
     assert harness.runtime.creates == []
+    assert "RUNNING" not in harness.statuses()
+
+
+async def test_an_image_is_checked_once_then_known_to_the_agent(harness: Harness) -> None:
+    harness.runtime.add_image(IMAGE)
+    known: set[str] = set()
+    await running(harness, task(container("web")), known_images=known)
+    assert harness.runtime.image_checks == [IMAGE]
+    assert known == {IMAGE}
+    assert harness.runtime.pulls == []
+
+
+async def test_a_known_image_is_not_checked_before_the_start(harness: Harness) -> None:
+    harness.runtime.add_image(IMAGE)
+    await running(harness, task(container("web")), known_images={IMAGE})
+    assert harness.runtime.image_checks == []
+    assert harness.runtime.pulls == []
+    assert harness.last["pullStartedAt"] == harness.last["pullStoppedAt"] == T0
+
+
+async def test_a_known_image_removed_from_the_engine_is_pulled_when_the_create_misses_it(
+    harness: Harness,
+) -> None:
+    known = {IMAGE}
+    await running(harness, task(container("web")), known_images=known)
+    assert harness.runtime.pulls == [IMAGE]
+    assert harness.runtime.creates == [docker_name("web"), docker_name("web")]
+    assert known == {IMAGE}
+
+
+async def test_a_known_image_removed_from_the_engine_that_cannot_be_pulled_fails_the_task(
+    harness: Harness,
+) -> None:
+    harness.runtime.fail_pull(IMAGE, "manifest unknown")
+    known = {IMAGE}
+    harness.start(task(container("web")), known_images=known)
+    await harness.until_status("STOPPED")
+    assert harness.last["stopCode"] == "TaskFailedToStart"
+    assert harness.last["stoppedReason"].startswith("CannotPullContainerError:")
+    assert "manifest unknown" in harness.last["stoppedReason"]
+    assert known == set()
     assert "RUNNING" not in harness.statuses()
 
 

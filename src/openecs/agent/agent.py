@@ -100,6 +100,8 @@ class Agent:
         self.identity: AgentIdentity = load_identity(config.data_dir)
         self.instance_id: str | None = None
         self.runners: dict[str, TaskRunner] = {}
+        # Images seen on the engine, shared by the runners (see TaskRunner.known_images).
+        self.known_images: set[str] = set()
         self._runner_tasks: dict[str, asyncio.Task[None]] = {}
         self._finished_at: dict[str, float] = {}
         self._finished: dict[str, None] = {}
@@ -382,6 +384,7 @@ class Agent:
             adopted=self._adoptable.pop(arn, None),
             cgroups=self.cgroups,
             log_shipping=self.log_shipping,
+            known_images=self.known_images,
         )
         self.runners[arn] = runner
         self._runner_tasks[arn] = asyncio.create_task(self._run(runner), name=f"task {task_id}")

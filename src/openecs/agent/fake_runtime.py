@@ -136,6 +136,7 @@ class FakeRuntime:
         )
         self._images = {_image_key(image) for image in images}
         self._pull_failures: dict[str, str] = {}
+        self.image_checks: list[str] = []
         self._start_failures: dict[str, str] = {}
         self._containers: dict[str, _Container] = {}
         self._networks: dict[str, _Network] = {}
@@ -154,6 +155,10 @@ class FakeRuntime:
 
     def add_image(self, image: str) -> None:
         self._images.add(_image_key(image))
+
+    def remove_image(self, image: str) -> None:
+        """`docker rmi` behind the agent's back."""
+        self._images.discard(_image_key(image))
 
     def fail_pull(self, image: str, message: str = "manifest unknown") -> None:
         self._pull_failures[_image_key(image)] = message
@@ -202,6 +207,7 @@ class FakeRuntime:
         return self._host
 
     async def image_exists(self, image: str) -> bool:
+        self.image_checks.append(image)
         return _image_key(image) in self._images
 
     async def pull(self, image: str, *, auth: RegistryAuth | None = None) -> None:

@@ -61,6 +61,7 @@ _NOT_YET_RUNNING = ("PROVISIONING", "PENDING", "ACTIVATING")
 _ESSENTIAL_EXITED = "Essential container in task exited"
 _OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 _NETWORK_GONE = "The task's network namespace is gone: its pause container exited"
+_NO_IMAGE = "No such image"
 # How long to wait for the engine to let go of a stopped task's cgroup.
 _CGROUP_RELEASE_ATTEMPTS = 50
 _CGROUP_RELEASE_INTERVAL = 0.1
@@ -132,6 +133,7 @@ class TaskRunner:
         adopted: Mapping[str, str] | None = None,
         cgroups: TaskLimits | None = None,
         log_shipping: LogShipping | None = None,
+        known_images: set[str] | None = None,
     ) -> None:
         self.task_arn = str(desired["taskArn"])
         self.cluster_arn = str(desired.get("clusterArn") or "")
@@ -143,6 +145,9 @@ class TaskRunner:
         self.awsvpc_network = awsvpc_network
         self.cgroups = cgroups
         self.log_shipping = log_shipping
+        # Images this agent has seen on the engine (shared by its runners): a hint that
+        # skips the presence check; a create that finds the image gone pulls it then.
+        self.known_images = known_images if known_images is not None else set()
         # Container name → the shipper of its awslogs output.
         self.shippers: dict[str, LogShipper] = {}
         self.definition: dict[str, Any] = dict(desired.get("taskDefinition") or {})
@@ -325,23 +330,27 @@ class TaskRunner:
         self._advance("RUNNING")
 
     async def _pull_images(self) -> None:
+        """Pull what the engine lacks (ECS's prefer-cached); known images are not asked for."""
         images = sorted({t.definition.get("image", "") for t in self.tracks.values()})
-        present = await asyncio.gather(*(self.runtime.image_exists(i) for i in images))
-        for image, here in zip(images, present, strict=True):
-            if here:
-                continue
-            try:
-                await self.runtime.pull(image)
-            except ImagePullError as err:
-                self.pull_stopped_at = self.clock.now()
-                reason = (
-                    f"CannotPullContainerError: pull image manifest has been retried "
-                    f"1 time(s): {err}"
-                )
-                for track in self.tracks.values():
-                    if track.definition.get("image", "") == image:
-                        track.reason = reason
-                raise TaskFailedToStart(reason) from err
+        unknown = [i for i in images if i not in self.known_images]
+        present = await asyncio.gather(*(self.runtime.image_exists(i) for i in unknown))
+        for image, here in zip(unknown, present, strict=True):
+            if not here:
+                await self._pull(image)
+            self.known_images.add(image)
+
+    async def _pull(self, image: str) -> None:
+        try:
+            await self.runtime.pull(image)
+        except ImagePullError as err:
+            self.pull_stopped_at = self.clock.now()
+            reason = (
+                f"CannotPullContainerError: pull image manifest has been retried 1 time(s): {err}"
+            )
+            for track in self.tracks.values():
+                if track.definition.get("image", "") == image:
+                    track.reason = reason
+            raise TaskFailedToStart(reason) from err
 
     def _enter_cgroup(self) -> None:
         if self.cgroups is None or not (self.ctx.task_cpu or self.ctx.task_memory):
@@ -383,6 +392,14 @@ class TaskRunner:
             # Same deterministic name: this task's container exists already (never duplicate).
             existing = await self.runtime.inspect(spec.name)
             return existing.id, True
+        except NotFound as err:
+            if spec.image not in self.known_images or not err.message.startswith(_NO_IMAGE):
+                raise
+        # The image was removed from the engine since this agent last saw it.
+        self.known_images.discard(spec.image)
+        await self._pull(spec.image)
+        self.known_images.add(spec.image)
+        return await self.runtime.create(spec), False
 
     def _dependencies_met(self, track: Track) -> bool:
         """Whether `track` may start; TaskFailedToStart when it never will."""
