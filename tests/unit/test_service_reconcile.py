@@ -704,6 +704,141 @@ def test_scale_in_during_a_rollout_takes_the_oldest_revision_first() -> None:
     assert stopped_ids(actions) == {t.task_id for t in old}
 
 
+@dataclass(frozen=True)
+class Held:
+    """One task of a three-deployment service: web:1 (oldest, ACTIVE), web:2 (ACTIVE),
+    web:3 (PRIMARY). Tasks of web:1 were started after web:2's (replacements), so
+    ordering by task age alone would pick the wrong ones."""
+
+    label: str
+    deployment: int
+    healthy: bool = True
+    protected: bool = False
+    zone: str = "a"
+    instance: str = "i-1"
+
+
+@dataclass(frozen=True)
+class ScaleInCase:
+    name: str
+    tasks: tuple[Held, ...]
+    desired: int
+    minimum: int
+    stopped: frozenset[str]
+    halted: bool = False
+
+
+SCALE_IN_CASES = [
+    ScaleInCase(
+        "the budget goes to the oldest deployment's tasks first",
+        (
+            Held("one-a", 1),
+            Held("one-b", 1),
+            Held("two-a", 2),
+            Held("two-b", 2),
+            Held("three-a", 3),
+            Held("three-b", 3),
+        ),
+        desired=4,
+        minimum=100,
+        stopped=frozenset({"one-a", "one-b"}),
+    ),
+    ScaleInCase(
+        "a newer old deployment's unhealthy task costs no budget and goes too",
+        (
+            Held("one-a", 1),
+            Held("two-a", 2),
+            Held("two-sick", 2, healthy=False),
+            Held("three-a", 3),
+            Held("three-b", 3),
+        ),
+        desired=3,
+        minimum=100,
+        stopped=frozenset({"one-a", "two-sick"}),
+    ),
+    ScaleInCase(
+        "protected tasks of the oldest deployment are passed over",
+        (
+            Held("one-kept", 1, protected=True),
+            Held("two-a", 2),
+            Held("two-b", 2),
+            Held("three-a", 3),
+            Held("three-b", 3),
+        ),
+        desired=4,
+        minimum=100,
+        stopped=frozenset({"two-a"}),
+    ),
+    ScaleInCase(
+        "within the oldest deployment, the task in the most crowded zone goes",
+        (
+            Held("one-a", 1, zone="a", instance="i-1"),
+            Held("one-b", 1, zone="b", instance="i-2"),
+            Held("two-a", 2, zone="b", instance="i-2"),
+            Held("three-a", 3, zone="b", instance="i-3"),
+            Held("three-b", 3, zone="a", instance="i-1"),
+        ),
+        desired=4,
+        minimum=100,
+        stopped=frozenset({"one-b"}),
+    ),
+    ScaleInCase(
+        "a halted rollout scales in the old deployments' tasks, oldest first",
+        (
+            Held("one-a", 1),
+            Held("one-b", 1),
+            Held("two-a", 2),
+            Held("two-b", 2),
+        ),
+        desired=1,
+        minimum=100,
+        stopped=frozenset({"one-a", "one-b", "two-a"}),
+        halted=True,
+    ),
+    ScaleInCase(
+        "a halted rollout spares protected tasks when scaling in",
+        (Held("one-kept", 1, protected=True), Held("two-a", 2), Held("two-b", 2)),
+        desired=1,
+        minimum=100,
+        stopped=frozenset({"two-a", "two-b"}),
+        halted=True,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SCALE_IN_CASES, ids=lambda c: c.name)
+def test_lowering_the_desired_count_mid_rollout_takes_the_oldest_deployment_first(
+    case: ScaleInCase,
+) -> None:
+    one = make_deployment("ecs-svc/1", TD1, status=DeploymentStatus.ACTIVE, created_at=NOW - 7200)
+    two = make_deployment("ecs-svc/2", TD2, status=DeploymentStatus.ACTIVE, created_at=NOW - 3600)
+    three = make_deployment(
+        "ecs-svc/3",
+        TD3,
+        created_at=NOW - 60,
+        rollout=RolloutState.FAILED if case.halted else RolloutState.IN_PROGRESS,
+    )
+    service = make_service(three, two, one, desired=case.desired, maximum=200, minimum=case.minimum)
+    deployments = {1: one, 2: two, 3: three}
+    created = {1: NOW - 100, 2: NOW - 2000, 3: NOW - 30}
+    tasks = {
+        held.label: make_task(
+            deployments[held.deployment],
+            status=TaskStatus.RUNNING if held.healthy else TaskStatus.PENDING,
+            zone=held.zone,
+            instance=held.instance,
+            created_at=created[held.deployment] + i,
+            protected_until=NOW + 3600 if held.protected else None,
+            task_id=held.label,
+        )
+        for i, held in enumerate(case.tasks)
+    }
+
+    actions = decide(service, list(tasks.values()))
+
+    assert stopped_ids(actions) == case.stopped
+
+
 # -- draining container instances ----------------------------------------------------------
 
 

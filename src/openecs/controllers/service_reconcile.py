@@ -12,9 +12,10 @@ Rolling updates follow ECS: never more than maximumPercent * desired tasks
 alive (rounded down), never fewer than minimumHealthyPercent * desired healthy
 ones (rounded up) while replacing, new tasks first where the maximum allows,
 old ones stopped as the new ones turn healthy. Tasks on DRAINING container
-instances are replaced under the same two bounds. Scale-in takes unhealthy
-tasks first, then from the most crowded Availability Zone and instance, and
-never a task with scale-in protection.
+instances are replaced under the same two bounds. Tasks go in one order
+(`_Order`): those of the oldest deployment first, unhealthy before healthy,
+then from the most crowded Availability Zone and instance; scale-in never
+takes a task with scale-in protection.
 
 LIMITATIONS (against ECS): a task without container health checks counts as
 healthy as soon as it is RUNNING (ECS waits 40 s); load balancer health only
@@ -341,23 +342,31 @@ def _replica(
             budget -= 1
         return True
 
-    old = [t for t in live if t.started_by != primary.id]
-    if not halted:
-        for task in sorted(old, key=lambda t: (t.task_id in healthy, t.created_at)):
-            if may_stop(task):
-                stop(task, DELETED_REASON if deleting else replaced_reason(primary))
-    for task in sorted(live, key=lambda t: (t.task_id in healthy, t.created_at)):
-        if task.task_id in on_draining and task.task_id not in stopping and may_stop(task):
-            stop(task, DELETED_REASON if deleting else DRAINING_REASON)
+    def stopper(reason: str, *, bounded: bool = True) -> Callable[[Task], bool]:
+        def take(task: Task) -> bool:
+            if bounded and not may_stop(task):
+                return False
+            stop(task, reason)
+            return True
 
-    # 3. Scale in: more primary tasks than desired.
-    keep_primary = [t for t in keep_primary if t.task_id not in stopping]
-    extra = len(keep_primary) - desired
+        return take
+
+    old = [t for t in live if t.started_by != primary.id]
+    order = _Order(service, live, healthy)
+    if not halted:
+        order.pick(old, stopper(DELETED_REASON if deleting else replaced_reason(primary)))
+    draining_now = [t for t in live if t.task_id in on_draining and t.task_id not in stopping]
+    order.pick(draining_now, stopper(DELETED_REASON if deleting else DRAINING_REASON))
+
+    # 3. Scale in: more tasks than desired. Old deployments' tasks go through the rollout
+    #    above; while it is halted (its deployment failed), they are the ones to scale in.
+    staying = [t for t in live if t.task_id not in stopping and t.task_id not in on_draining]
+    counted = staying if halted else [t for t in staying if t.started_by == primary.id]
+    extra = len(counted) - desired
     if extra > 0:
-        candidates = keep_primary if deleting else [t for t in keep_primary if not t.protected(now)]
+        candidates = counted if deleting else [t for t in counted if not t.protected(now)]
         reason = DELETED_REASON if deleting else SCALE_IN_REASON
-        for victim in _scale_in_order(keep_primary, candidates, healthy, extra):
-            stop(victim, reason)
+        order.pick(candidates, stopper(reason, bounded=False), count=extra)
 
     # 4. A rollout that neither bound lets move: say so, as ECS does.
     launched = actions.launch.get(primary.id, 0)
@@ -375,30 +384,42 @@ def _replica(
         _say_once(service, actions, f"{_name(service)} {STALLED_MESSAGE}")
 
 
-def _scale_in_order(
-    everyone: list[Task], candidates: list[Task], healthy: set[str], count: int
-) -> list[Task]:
-    """`count` tasks to stop: unhealthy ones first, then from the most crowded
-    Availability Zone and, within it, instance — so the rest stay spread."""
-    by_zone = Counter(t.availability_zone or "" for t in everyone)
-    by_instance = Counter(t.container_instance_id or "" for t in everyone)
-    pool = list(candidates)
-    chosen: list[Task] = []
-    while pool and len(chosen) < count:
-        pool.sort(
-            key=lambda t: (
-                t.task_id in healthy,
-                -by_zone[t.availability_zone or ""],
-                -by_instance[t.container_instance_id or ""],
-                t.created_at,
-                t.task_id,
-            )
+class _Order:
+    """The order a service's tasks are stopped in: tasks of the oldest deployment first,
+    unhealthy before healthy, then from the most crowded Availability Zone and, within
+    it, instance — so that what remains stays spread."""
+
+    def __init__(self, service: Service, everyone: list[Task], healthy: set[str]) -> None:
+        # Deployments newest first; a task of a deployment no longer listed is the oldest.
+        self.age = {d.id: -d.created_at for d in service.deployments}
+        self.healthy = healthy
+        self.by_zone = Counter(t.availability_zone or "" for t in everyone)
+        self.by_instance = Counter(t.container_instance_id or "" for t in everyone)
+
+    def _key(self, t: Task) -> tuple[float, bool, int, int, float, str]:
+        return (
+            -self.age.get(t.started_by or "", math.inf),
+            t.task_id in self.healthy,
+            -self.by_zone[t.availability_zone or ""],
+            -self.by_instance[t.container_instance_id or ""],
+            t.created_at,
+            t.task_id,
         )
-        victim = pool.pop(0)
-        by_zone[victim.availability_zone or ""] -= 1
-        by_instance[victim.container_instance_id or ""] -= 1
-        chosen.append(victim)
-    return chosen
+
+    def pick(
+        self, candidates: list[Task], take: Callable[[Task], bool], count: int | None = None
+    ) -> None:
+        """Offer `candidates` to `take` in order, until `count` were taken (or all offered);
+        each taken task leaves its zone and instance less crowded for the next choice."""
+        pool = list(candidates)
+        taken = 0
+        while pool and (count is None or taken < count):
+            best = min(pool, key=self._key)
+            pool.remove(best)
+            if take(best):
+                self.by_zone[best.availability_zone or ""] -= 1
+                self.by_instance[best.container_instance_id or ""] -= 1
+                taken += 1
 
 
 def _daemon(
