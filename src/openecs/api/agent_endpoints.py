@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -82,8 +83,8 @@ def agent_routes(
     # Each poll is a heartbeat: hold none longer than a third of the liveness
     # timeout, so a live agent is never taken for a lost one mid-poll.
     max_wait = max(min(_MAX_WAIT, agent_timeout / 3), 0.5)
-    # A fleet polls after every change it sees; its hosts' heartbeats are written
-    # at most this often (by this replica), which keeps them well within the timeout.
+    # An agent (or a fleet) polls after every change it sees; its heartbeat is written
+    # at most this often, which keeps it well within the timeout.
     heartbeat_interval = agent_timeout / 10
     fleet_beats: dict[str, float] = {}  # digest of a fleet's instance ids → last written
 
@@ -124,7 +125,13 @@ def agent_routes(
             known = p.get("digest")
             wait = min(float(p.get("wait", max_wait)), max_wait)
             await run_in_threadpool(
-                container_instances.record_heartbeat, backend, scope, instance_id
+                functools.partial(
+                    container_instances.record_heartbeat,
+                    backend,
+                    scope,
+                    instance_id,
+                    min_interval=heartbeat_interval,
+                )
             )
             deadline = time.monotonic() + wait
             while True:

@@ -249,6 +249,18 @@ def heartbeat(conn: Connection, instance_id: str, now: float) -> None:
     conn.execute(update(ci).where(ci.c.instance_id == instance_id).values(last_heartbeat=now))
 
 
+def liveness(conn: Connection, scope: Scope, instance_id: str) -> tuple[bool, float | None] | None:
+    """(agent connected, last heartbeat written) of an instance; None if unknown."""
+    row = conn.execute(
+        select(ci.c.agent_connected, ci.c.last_heartbeat).where(
+            ci.c.account_id == scope.account_id,
+            ci.c.region == scope.region,
+            ci.c.instance_id == instance_id,
+        )
+    ).first()
+    return (bool(row.agent_connected), row.last_heartbeat) if row else None
+
+
 def stale_connected(conn: Connection, cutoff: float) -> list[str]:
     rows = conn.execute(
         select(ci.c.instance_id).where(

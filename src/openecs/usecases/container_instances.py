@@ -346,8 +346,24 @@ def deregister_container_instance(
     return result
 
 
-def record_heartbeat(backend: Backend, scope: Scope, instance_id: str) -> ContainerInstance:
-    """An agent is alive: note the time, and reconnect it if it was marked lost."""
+def record_heartbeat(
+    backend: Backend, scope: Scope, instance_id: str, *, min_interval: float = 0.0
+) -> ContainerInstance | None:
+    """An agent is alive: note the time, and reconnect it if it was marked lost.
+
+    A connected agent's heartbeat is written at most every `min_interval` seconds
+    (well within the liveness timeout): an agent polls again after every change it
+    is sent, and a durable write per poll would cost a commit (an fsync beside the
+    container starts it was sent) on every task placed. The instance as written,
+    or None when nothing needed writing.
+    """
+    if min_interval > 0:
+        with backend.reading() as conn:
+            seen = instance_rows.liveness(conn, scope, instance_id)
+        if seen is not None:
+            connected, last = seen
+            if connected and last is not None and backend.clock.now() - last < min_interval:
+                return None
 
     def work(conn: Connection) -> ContainerInstance:
         inst = instance_rows.get(conn, scope, instance_id)
