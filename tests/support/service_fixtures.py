@@ -5,6 +5,7 @@ its decisions the way the real apply step and agents would."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from openecs.domain.task import StopCode, Task, TaskStatus
 
 __all__ = [
     "ACCOUNT",
+    "INSTANCES",
     "NOW",
     "TD1",
     "TD2",
@@ -168,11 +170,17 @@ def make_task(
     )
 
 
+INSTANCES = ("i-0", "i-1", "i-2")
+
+
 @dataclass
 class World:
     """A service, its tasks and a clock; `step()` decides, then applies the decision the
-    way the apply step does, and moves every task one stage along the way agents would:
-    a launched task is RUNNING (and healthy) by the next step, a stopped one is gone."""
+    way the apply step does, and moves every task along the way agents would: a launched
+    task is RUNNING (and healthy) by the next step; a RUNNING task asked to stop keeps
+    running while its containers shut down, until the clock has passed `stop_seconds`
+    (a task that never started stops at once). New tasks go to the least busy of
+    `INSTANCES` that is not draining, in the zone of its number."""
 
     service: Service
     view: ServiceView = field(default_factory=ServiceView)
@@ -180,8 +188,11 @@ class World:
     tasks: list[Task] = field(default_factory=list)
     # Task definitions whose tasks exit as soon as they start.
     crashing: frozenset[str] = frozenset()
+    stop_seconds: float = 0.0
     history: list[ServiceActions] = field(default_factory=list)
     _deployments: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+    # Task id → when a task asked to stop has stopped.
+    _stops_at: dict[str, float] = field(default_factory=dict)
 
     def decide(self) -> ServiceActions:
         return compute_service_actions(self.service, list(self.tasks), self.view, self.now)
@@ -195,7 +206,13 @@ class World:
         return actions
 
     def alive(self) -> list[Task]:
+        """Tasks the service keeps: not stopped, not asked to stop."""
         return [t for t in self.tasks if t.last_status != TaskStatus.STOPPED and not t.wants_stop]
+
+    def running(self) -> list[Task]:
+        """Tasks RUNNING or PENDING, those still shutting down included: what ECS bounds
+        by maximumPercent."""
+        return [t for t in self.tasks if t.last_status != TaskStatus.STOPPED]
 
     def healthy(self) -> list[Task]:
         return [t for t in self.alive() if t.last_status == TaskStatus.RUNNING]
@@ -203,7 +220,10 @@ class World:
     def _progress(self) -> None:
         """What the agents did since the last step."""
         for task in self.tasks:
-            if task.wants_stop:
+            if task.wants_stop and task.last_status != TaskStatus.STOPPED:
+                due = self._stops_at.get(task.task_id, self.now)
+                if task.last_status == TaskStatus.RUNNING and self.now < due:
+                    continue  # still shutting down
                 task.last_status = TaskStatus.STOPPED
                 task.stopped_at = task.stopped_at or self.now
             elif task.last_status == TaskStatus.PROVISIONING:
@@ -230,15 +250,17 @@ class World:
             task.desired_status = TaskStatus.STOPPED
             task.stop_code = StopCode.SERVICE_SCHEDULER_INITIATED
             task.stopped_reason = reason
+            self._stops_at[tid] = self.now + self.stop_seconds
         deployments = {d.id: d for d in self.service.deployments}
         for dep_id, count in actions.launch.items():
-            for i in range(count):
+            for _ in range(count):
+                instance = self._least_busy()
                 self.tasks.append(
                     make_task(
                         deployments[dep_id],
                         status=TaskStatus.PROVISIONING,
-                        instance=f"i-{i % 3}",
-                        zone=f"zone-{i % 2}",
+                        instance=instance,
+                        zone=f"zone-{int(instance[-1]) % 2}",
                         created_at=self.now,
                     )
                 )
@@ -256,6 +278,11 @@ class World:
         self.tasks = [
             t for t in self.tasks if t.stopped_at is None or t.stopped_at > self.now - 600
         ]
+
+    def _least_busy(self) -> str:
+        usable = [i for i in INSTANCES if i not in self.view.draining_instances]
+        busy = Counter(t.container_instance_id for t in self.running())
+        return min(usable, key=lambda i: (busy[i], i))
 
     def deploy(self, task_definition: str) -> Deployment:
         """UpdateService with a new task definition."""

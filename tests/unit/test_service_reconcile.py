@@ -217,13 +217,33 @@ def test_a_stopped_task_is_replaced() -> None:
     assert actions.stop == []
 
 
-def test_a_task_asked_to_stop_is_replaced_before_it_has_stopped() -> None:
-    service = make_service(completed_primary(), desired=2, minimum=100, maximum=100)
+@pytest.mark.parametrize(("maximum", "launched"), [(200, 1), (150, 1), (100, 0)])
+def test_a_task_asked_to_stop_is_replaced_before_it_has_stopped_where_the_maximum_allows(
+    maximum: int, launched: int
+) -> None:
+    """Until it has stopped, it still runs: ECS counts it against maximumPercent."""
+    service = make_service(completed_primary(), desired=2, minimum=100, maximum=maximum)
     tasks = [make_task(service.primary), make_task(service.primary, desired=TaskStatus.STOPPED)]
 
     actions = decide(service, tasks)
 
-    assert actions.launch == {"ecs-svc/1": 1}
+    assert actions.launch.get("ecs-svc/1", 0) == launched
+    assert actions.events == []  # waiting for a task to stop is not a stalled rollout
+
+
+def test_an_unhealthy_task_under_100_100_is_stopped_first_and_replaced_once_stopped() -> None:
+    service = make_service(completed_primary(), desired=2, minimum=100, maximum=100)
+    good = make_task(service.primary, health="HEALTHY")
+    bad = make_task(service.primary, health="UNHEALTHY", started_at=NOW - 300)
+    view = ServiceView(health_checked=frozenset({TD1}))
+
+    first = decide(service, [good, bad], view)
+    assert (first.stop, first.launch) == ([(bad.task_id, UNHEALTHY_REASON)], {})
+
+    bad.desired_status = TaskStatus.STOPPED
+    assert decide(service, [good, bad], view).launch == {}
+    bad.last_status = TaskStatus.STOPPED
+    assert decide(service, [good, bad], view).launch == {"ecs-svc/1": 1}
 
 
 # -- health --------------------------------------------------------------------------------

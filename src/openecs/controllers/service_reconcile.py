@@ -9,9 +9,10 @@ carries the rest out. Level-triggered: run it again on the same state and it
 asks for the same things (or nothing).
 
 Rolling updates follow ECS: never more than maximumPercent * desired tasks
-alive (rounded down), never fewer than minimumHealthyPercent * desired healthy
-ones (rounded up) while replacing, new tasks first where the maximum allows,
-old ones stopped as the new ones turn healthy. Tasks on DRAINING container
+RUNNING or PENDING (rounded down; a task asked to stop counts until it has
+stopped), never fewer than minimumHealthyPercent * desired healthy ones
+(rounded up) while replacing, new tasks first where the maximum allows, old
+ones stopped as the new ones turn healthy. Tasks on DRAINING container
 instances are replaced under the same two bounds. Tasks go in one order
 (`_Order`): those of the oldest deployment first, unhealthy before healthy,
 then from the most crowded Availability Zone and instance; scale-in never
@@ -218,7 +219,9 @@ def compute_service_actions(
     if service.scheduling_strategy == "DAEMON":
         _daemon(service, tasks, alive, view, actions, stop, stopping, now)
     else:
-        _replica(service, alive, view, actions, stop, stopping, now)
+        # Tasks asked to stop run until they have stopped: they count toward the maximum.
+        winding_down = sum(1 for t in tasks if t.last_status != TaskStatus.STOPPED and t.wants_stop)
+        _replica(service, alive, winding_down, view, actions, stop, stopping, now)
     _settle(service, alive, view, actions, stopping, now)
     return actions
 
@@ -303,6 +306,7 @@ def _halted(service: Service, actions: ServiceActions) -> bool:
 def _replica(
     service: Service,
     alive: list[Task],
+    winding_down: int,
     view: ServiceView,
     actions: ServiceActions,
     stop: Stop,
@@ -320,9 +324,10 @@ def _replica(
     on_draining = {t.task_id for t in live if t.container_instance_id in view.draining_instances}
     keep_primary = [t for t in live if t.started_by == primary.id and t.task_id not in on_draining]
 
-    # 1. Start new primary tasks where the maximum allows.
+    # 1. Start new primary tasks where the maximum allows. ECS counts every task still
+    #    RUNNING or PENDING against it, those being stopped (this round or before) too.
     need = desired - len(keep_primary)
-    room = max_alive - len(live)
+    room = max_alive - len(alive) - winding_down
     if need > 0 and room > 0 and not halted:
         actions.launch[primary.id] = min(need, room)
 
@@ -379,6 +384,7 @@ def _replica(
         and not launched
         and not actions.stop
         and not settling
+        and not winding_down
         and room <= 0
     ):
         _say_once(service, actions, f"{_name(service)} {STALLED_MESSAGE}")
