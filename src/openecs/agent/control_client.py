@@ -12,6 +12,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from openecs.agent.http_transport import TcpTransport
+
 __all__ = ["ControlPlaneClient", "ControlPlaneError"]
 
 
@@ -47,7 +49,15 @@ class ControlPlaneClient:
         parts = urlsplit(endpoint)
         self.endpoint = f"{parts.scheme}://{parts.netloc}"
         self._signer = _Signer(Credentials(access_key, secret_key), region)
+        # Plain HTTP on the agent's own lean transport (a report or a poll answer is on
+        # the path of every task start); HTTPS on httpx's.
+        transport = (
+            TcpTransport(parts.hostname or "127.0.0.1", parts.port or 80)
+            if parts.scheme == "http"
+            else None
+        )
         self._http = httpx.AsyncClient(
+            transport=transport,
             timeout=httpx.Timeout(timeout, connect=5.0),
             limits=httpx.Limits(max_keepalive_connections=4),
         )

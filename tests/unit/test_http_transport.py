@@ -1,6 +1,7 @@
-"""UnixSocketTransport (the DockerClient's HTTP/1.1 over a Unix socket) against a
-scripted server on a temporary socket: bodies by length, chunked and until
-close, kept-alive reuse, stale connections, timeouts, and closing open streams."""
+"""The agent's HTTP/1.1 transports against scripted servers: UnixSocketTransport
+(the DockerClient's, on a temporary socket) for bodies by length, chunked and
+until close, kept-alive reuse, stale connections, timeouts, and closing open
+streams; TcpTransport (the control plane's) on a loopback port."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from openecs.agent.docker_api import DockerClient, DockerUnavailable, UnixSocketTransport
+from openecs.agent.docker_api import DockerClient, DockerUnavailable
+from openecs.agent.http_transport import TcpTransport, UnixSocketTransport
 
 pytestmark = pytest.mark.anyio
 
@@ -178,3 +180,32 @@ async def test_closing_the_transport_ends_open_streams(tmp_path: Path) -> None:
         with pytest.raises(httpx.TransportError):
             await asyncio.wait_for(reading, 2)
         assert seen == ["{}"]
+
+
+async def test_tcp_requests_go_to_the_transports_server_on_one_kept_alive_connection() -> None:
+    server = ScriptedServer("", json_reply)
+    tcp = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = tcp.sockets[0].getsockname()[1]
+    try:
+        transport = TcpTransport("127.0.0.1", port)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"http://127.0.0.1:{port}", timeout=5.0
+        ) as http:
+            for i in range(3):
+                response = await http.post(f"/agent/v1/report/{i}", content=b"{}")
+                assert response.json() == {"path": f"/agent/v1/report/{i}", "got": 2}
+        assert server.connections == 1
+        assert f"Host: 127.0.0.1:{port}".encode() in server.requests[-1][0]
+    finally:
+        tcp.close()
+        await tcp.wait_closed()
+
+
+async def test_a_tcp_server_that_is_not_listening_is_a_connect_error() -> None:
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    async with httpx.AsyncClient(transport=TcpTransport("127.0.0.1", port), timeout=5.0) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/healthz")
