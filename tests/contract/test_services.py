@@ -9,11 +9,12 @@ awaited by polling, never by sleeping.
 
 Where AWS's behaviour was checked (API reference, error texts users report):
 "Creation of service was not idempotent." for a second CreateService of a live
-name, "Unable to Start a service that is still Draining." while the old one
-drains, "The service cannot be stopped while it is scaled above 0." without
-force; UpdateService with nothing changed starts no deployment unless
-forceNewDeployment; UpdateTaskProtection refuses standalone tasks with
-TASK_NOT_VALID; ECS managed tags are aws:ecs:serviceName and aws:ecs:clusterName.
+name (also with the same clientToken but other parameters), "Unable to Start a
+service that is still Draining." while the old one drains, "The service cannot
+be stopped while it is scaled above 0." without force; UpdateService with
+nothing changed starts no deployment unless forceNewDeployment;
+UpdateTaskProtection refuses standalone tasks with TASK_NOT_VALID; ECS managed
+tags are aws:ecs:serviceName and aws:ecs:clusterName.
 """
 
 from __future__ import annotations
@@ -204,6 +205,23 @@ def test_create_service_with_the_same_client_token_is_idempotent(
     assert second["serviceArn"] == first["serviceArn"]
     assert second["createdAt"] == first["createdAt"]
     assert [d["id"] for d in second["deployments"]] == [d["id"] for d in first["deployments"]]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"desiredCount": 2}, {"launchType": "FARGATE"}, {"propagateTags": "SERVICE"}],
+    ids=["desired count", "launch type", "tag propagation"],
+)
+def test_the_same_client_token_with_other_parameters_is_not_idempotent(
+    ecs: Any, cluster: str, td: str, unique: Unique, change: dict[str, Any]
+) -> None:
+    name, token = unique("web"), str(uuid.uuid4())
+    params = {"cluster": cluster, "serviceName": name, "taskDefinition": td, "clientToken": token}
+    first = ecs.create_service(**params)["service"]
+
+    assert error(ecs.create_service, **params, **change) == NOT_IDEMPOTENT
+    assert describe(ecs, cluster, name)["createdAt"] == first["createdAt"]
+    assert ecs.create_service(**params)["service"]["serviceArn"] == first["serviceArn"]
 
 
 @pytest.mark.parametrize("second_token", [None, "another-token"], ids=["no token", "other token"])

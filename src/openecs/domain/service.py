@@ -147,6 +147,9 @@ class Service:
     # Revisions: id → the deployment snapshot that defined it (for DescribeServiceRevisions).
     revisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     client_token: str | None = None
+    # A digest of the CreateService request the token came with: a retry with the same
+    # token must ask for the same service.
+    client_request: str | None = None
     row_version: int = 1
 
     @property

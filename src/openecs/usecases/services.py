@@ -4,6 +4,7 @@ service controller (the decision itself is controllers.service_reconcile)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -253,9 +254,14 @@ def create_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
         existing = service_rows.get(conn, scope, cluster.name, name)
         if existing is not None and existing.status == ServiceStatus.DRAINING:
             raise InvalidParameterException("Unable to Start a service that is still Draining.")
+        request = _request_digest(p, cluster.name)
         if existing is not None and existing.status == ServiceStatus.ACTIVE:
             token = p.get("clientToken")
-            if token and existing.client_token == token:
+            if (
+                token
+                and existing.client_token == token
+                and existing.client_request in (None, request)
+            ):
                 return _describe(conn, scope, existing, True)
             raise InvalidParameterException("Creation of service was not idempotent.")
         td = resolve_task_definition(conn, scope, p["taskDefinition"])
@@ -304,6 +310,7 @@ def create_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
             enable_execute_command=bool(p.get("enableExecuteCommand", False)),
             role_arn=p.get("role"),
             client_token=p.get("clientToken"),
+            client_request=request if p.get("clientToken") else None,
         )
         snapshot = _snapshot({**p, "launchType": launch_type}, None, td.arn)
         _new_deployment(service, snapshot, now)
@@ -314,6 +321,14 @@ def create_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> Serv
     result = backend.write(work)
     backend.controller_signals.notify(["services"])
     return result
+
+
+def _request_digest(p: Mapping[str, Any], cluster: str) -> str:
+    """What a CreateService asks for, whatever the token: a retry sends the same."""
+    asked = {k: v for k, v in p.items() if k != "clientToken" and v is not None}
+    asked["cluster"] = cluster
+    canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def update_service(backend: Backend, scope: Scope, p: Mapping[str, Any]) -> ServiceDescription:
