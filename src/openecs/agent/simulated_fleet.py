@@ -2,10 +2,12 @@
 
 For exercising the scheduler and the API at scale (1,000 to 5,000 instances) on
 one machine. The instances vary in size, spread over three availability
-zones and carry instance-type attributes; the fleet registers them in one
-call, long-polls the tasks that wait for any of them in one call, and reports
-each task RUNNING the moment it is placed and STOPPED the moment it is asked
-to stop.
+zones and carry instance-type attributes and the capabilities the real agent
+registers (so tasks that require them, awsvpc's `ecs.capability.task-eni` for
+one, place here as on real hosts); optionally every n-th one offers a GPU.
+The fleet registers them in one call, long-polls the tasks that wait for any
+of them in one call, and reports each task RUNNING the moment it is placed
+and STOPPED the moment it is asked to stop.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import httpx
 
+# The real agent's list, so the two never drift apart.
+from openecs.agent.agent import _CAPABILITIES as AGENT_CAPABILITIES
 from openecs.agent.control_client import ControlPlaneClient, ControlPlaneError
 
 __all__ = ["FleetConfig", "SimulatedFleet", "fleet_instances"]
@@ -33,6 +37,8 @@ _SIZES = (
     ("c5.2xlarge", 8, 16384),
     ("r5.xlarge", 4, 32768),
 )
+# The size of the instances that offer a GPU (FleetConfig.gpu_every).
+_GPU_SIZE = ("g4dn.xlarge", 4, 16384)
 
 
 @dataclass
@@ -42,6 +48,9 @@ class FleetConfig:
     region: str = "us-east-1"
     seed: int = 7
     poll_wait: float = 20.0
+    # Every n-th instance is a g4dn.xlarge with one GPU; 0 for none. The other
+    # instances are the same as without GPUs (the same seed draws the same sizes).
+    gpu_every: int = 0
 
 
 def fleet_instances(config: FleetConfig) -> list[dict[str, Any]]:
@@ -51,23 +60,33 @@ def fleet_instances(config: FleetConfig) -> list[dict[str, Any]]:
     out = []
     for i in range(config.instances):
         itype, vcpus, mib = rng.choice(_SIZES)
+        gpus: list[str] = []
+        if config.gpu_every > 0 and i % config.gpu_every == config.gpu_every - 1:
+            itype, vcpus, mib = _GPU_SIZE
+            gpus = [f"GPU-sim{config.seed:04x}{i:09x}-0"]
         zone = zones[i % len(zones)]
+        resources: list[dict[str, Any]] = [
+            {"name": "CPU", "type": "INTEGER", "integerValue": vcpus * 1024},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": mib - 256},
+            {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22"]},
+            {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
+        ]
+        if gpus:
+            # As the ECS agent registers GPUs: their ids.
+            resources.append({"name": "GPU", "type": "STRINGSET", "stringSetValue": gpus})
         out.append(
             {
                 "instanceId": f"i-sim{config.seed:04x}{i:09x}",
                 "availabilityZone": zone,
                 "instanceType": itype,
-                "totalResources": [
-                    {"name": "CPU", "type": "INTEGER", "integerValue": vcpus * 1024},
-                    {"name": "MEMORY", "type": "INTEGER", "integerValue": mib - 256},
-                    {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22"]},
-                    {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
-                ],
+                "totalResources": resources,
                 "attributes": [
                     {"name": "ecs.os-type", "value": "linux"},
+                    {"name": "ecs.os-family", "value": "LINUX"},
                     {"name": "ecs.cpu-architecture", "value": "x86_64"},
                     {"name": "openecs.simulated", "value": "true"},
                     {"name": "rack", "value": f"r{i % 8}"},
+                    *({"name": name} for name in AGENT_CAPABILITIES),
                 ],
             }
         )

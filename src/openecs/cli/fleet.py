@@ -20,6 +20,13 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", required=True)
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--gpu-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every N-th instance is a g4dn.xlarge with one GPU (default 0: no GPUs)",
+    )
     parser.add_argument("--log-level", default="WARNING")
 
 
@@ -32,7 +39,10 @@ async def _main(args: argparse.Namespace) -> None:
         region,
     )
     fleet = SimulatedFleet(
-        FleetConfig(args.cluster, args.instances, region=region, seed=args.seed), control
+        FleetConfig(
+            args.cluster, args.instances, region=region, seed=args.seed, gpu_every=args.gpu_every
+        ),
+        control,
     )
     try:
         await fleet.run()
