@@ -39,17 +39,22 @@ class Spec:
     memory: int
     gpus: int
     tcp: frozenset[int]
+    udp: frozenset[int]
     zone: str
     rack: str | None
     connected: bool
     status: str
     running: int  # tasks of GROUP already there
 
+    @property
+    def ports(self) -> set[tuple[str, int]]:
+        return held(Reservation(tcp_ports=self.tcp, udp_ports=self.udp))
+
     def view(self) -> InstanceView:
         attributes: list[dict[str, Any]] = [{"name": "ecs.availability-zone", "value": self.zone}]
         if self.rack is not None:
             attributes.append({"name": "rack", "value": self.rack})
-        capacity = Capacity(self.cpu, self.memory, self.tcp, frozenset(), self.gpus)
+        capacity = Capacity(self.cpu, self.memory, self.tcp, self.udp, self.gpus)
         instance = ContainerInstance(
             instance_id=self.name,
             arn=f"arn:aws:ecs:us-east-1:123456789012:container-instance/c/{self.name}",
@@ -79,6 +84,7 @@ def specs(draw: st.DrawFn, *, ample: bool = False, healthy: bool = False) -> lis
                 memory=10**7 if ample else draw(st.integers(0, 8192)),
                 gpus=draw(st.integers(0, 2)),
                 tcp=frozenset(draw(st.sets(st.sampled_from([22, 80, 443, 8080]), max_size=2))),
+                udp=frozenset(draw(st.sets(st.sampled_from([53, 80, 5353]), max_size=2))),
                 zone=draw(st.sampled_from(ZONES)),
                 rack=draw(st.sampled_from([None, "r1", "r2"])),
                 connected=True if healthy else draw(st.booleans()),
@@ -117,8 +123,15 @@ reservations = st.builds(
     cpu=st.integers(0, 1024),
     memory=st.integers(1, 2048),
     tcp_ports=st.sets(st.sampled_from([80, 443, 9000]), max_size=2).map(frozenset),
+    # The same numbers over UDP too: a port is taken only over its own protocol.
+    udp_ports=st.sets(st.sampled_from([53, 80]), max_size=2).map(frozenset),
     gpus=st.integers(0, 1),
 )
+
+
+def held(res: Reservation) -> set[tuple[str, int]]:
+    """The (protocol, host port) pairs a reservation holds."""
+    return {("tcp", p) for p in res.tcp_ports} | {("udp", p) for p in res.udp_ports}
 
 
 def plan_for(
@@ -174,12 +187,16 @@ def test_a_plan_never_oversubscribes_cpu_memory_gpus_or_ports(
         assert tasks * reservation.cpu <= spec.cpu
         assert tasks * reservation.memory <= spec.memory
         assert tasks * reservation.gpus <= spec.gpus
-        if reservation.tcp_ports:
+        if reservation.tcp_ports or reservation.udp_ports:
             assert tasks == 1
-            assert not reservation.tcp_ports & spec.tcp
+            assert not held(reservation) & spec.ports
     if plan.failures:
         # A task fails only when no instance can take it: each one says why.
         assert set(plan.rejections) == set(by_name)
+        # The failure is the closest instance's, which its detail names.
+        reason, detail = plan.failures[0]
+        assert plan.closest is not None and plan.rejections[plan.closest] == reason
+        assert f"The closest matching container instance {plan.closest} " in detail
 
 
 @PROPERTY_SETTINGS
@@ -254,7 +271,7 @@ def test_spread_by_zone_then_instance_is_even_at_both_levels(
     cluster: list[Spec], count: int, seed: int
 ) -> None:
     empty = [
-        Spec(s.name, s.cpu, s.memory, 0, frozenset(), s.zone, None, True, "ACTIVE", 0)
+        Spec(s.name, s.cpu, s.memory, 0, frozenset(), frozenset(), s.zone, None, True, "ACTIVE", 0)
         for s in cluster
     ]
     plan = plan_for(empty, Reservation(1, 1), count, (("spread", AZ), ("spread", "instanceId")))
@@ -273,7 +290,7 @@ class Left:
     cpu: int
     memory: int
     gpus: int
-    ports: set[int]
+    ports: set[tuple[str, int]]
 
 
 @PROPERTY_SETTINGS
@@ -288,7 +305,7 @@ def test_binpack_fills_the_fullest_feasible_instance_first(
     cluster: list[Spec], reservation: Reservation, count: int, field: str, seed: int
 ) -> None:
     plan = plan_for(cluster, reservation, count, (("binpack", field),), seed=seed)
-    left = {s.name: Left(s.cpu, s.memory, s.gpus, set(s.tcp)) for s in cluster}
+    left = {s.name: Left(s.cpu, s.memory, s.gpus, s.ports) for s in cluster}
     healthy = {s.name for s in cluster if s.connected and s.status == "ACTIVE"}
 
     def fits(name: str) -> bool:
@@ -297,7 +314,7 @@ def test_binpack_fills_the_fullest_feasible_instance_first(
             reservation.cpu <= room.cpu
             and reservation.memory <= room.memory
             and reservation.gpus <= room.gpus
-            and not reservation.tcp_ports & room.ports
+            and not held(reservation) & room.ports
         )
 
     def measure(name: str) -> int:
@@ -311,7 +328,7 @@ def test_binpack_fills_the_fullest_feasible_instance_first(
         room.cpu -= reservation.cpu
         room.memory -= reservation.memory
         room.gpus -= reservation.gpus
-        room.ports |= reservation.tcp_ports
+        room.ports |= held(reservation)
     if plan.failures:
         assert not [n for n in healthy if fits(n)]
 
@@ -380,17 +397,18 @@ def test_many_requests_on_one_snapshot_never_oversubscribe_it(
     """Requests of several shapes, and placements made outside the scheduler,
     share one snapshot: each request sees every placement made before it."""
     snapshot = ClusterView([s.view() for s in cluster])
-    small, large = Reservation(128, 256, frozenset({443})), Reservation(512, 1024)
-    left = {s.name: Left(s.cpu, s.memory, s.gpus, set(s.tcp)) for s in cluster}
+    small = Reservation(128, 256, frozenset({443}), frozenset({53}))
+    large = Reservation(512, 1024)
+    left = {s.name: Left(s.cpu, s.memory, s.gpus, s.ports) for s in cluster}
     healthy = {s.name for s in cluster if s.connected and s.status == "ACTIVE"}
 
     def account(name: str, res: Reservation) -> None:
         room = left[name]
         assert res.cpu <= room.cpu and res.memory <= room.memory
-        assert not res.tcp_ports & room.ports
+        assert not held(res) & room.ports
         room.cpu -= res.cpu
         room.memory -= res.memory
-        room.ports |= res.tcp_ports
+        room.ports |= held(res)
 
     for kind, arg in steps:
         if kind == "outside":  # e.g. StartTask on a named instance
@@ -414,7 +432,7 @@ def test_many_requests_on_one_snapshot_never_oversubscribe_it(
                     for n in healthy
                     if small.cpu <= left[n].cpu
                     and small.memory <= left[n].memory
-                    and not small.tcp_ports & left[n].ports
+                    and not held(small) & left[n].ports
                 ]
                 assert left[name].memory == min(left[n].memory for n in feasible)
             account(name, req.reservation)
