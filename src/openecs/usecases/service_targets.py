@@ -6,10 +6,17 @@ what is registered and fixes the difference, and reports which tasks the load
 balancer sees healthy — what a deployment waits for. `drain_task_targets`
 deregisters a task's targets in the transaction that asks it to stop, and says
 until when its containers must keep serving in-flight requests.
+
+A task is an `instance` target as its instance's EC2 id and the host port, as on
+AWS. As an `ip` target it is its own (ENI) address and the container port, as on
+AWS, when it runs on the load balancer's host (its ports are published on
+loopback); a task of an agent on another host is its published address and port,
+the only way there from the load balancer.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +27,7 @@ from openecs.domain.errors import InvalidParameterException
 from openecs.domain.load_balancing import Target, TargetGroup, TargetState
 from openecs.domain.scope import Scope
 from openecs.domain.service import Service, UnhealthyTarget
-from openecs.domain.task import Task, TaskStatus
+from openecs.domain.task import ContainerRun, Task, TaskStatus
 from openecs.store import container_instances as instance_rows
 from openecs.store import load_balancing as lb_rows
 from openecs.store import tasks as task_rows
@@ -33,6 +40,7 @@ __all__ = [
     "check_service_load_balancers",
     "drain_task_targets",
     "sync_service_targets",
+    "target_of",
 ]
 
 # Longest a stopping task waits for its targets to drain (the group's delay, capped).
@@ -73,7 +81,7 @@ def check_service_load_balancers(
             )
 
 
-def _target_of(
+def target_of(
     task: Task, lb: dict[str, Any], tg: TargetGroup, ec2_ids: dict[str, str]
 ) -> tuple[str, int] | None:
     """The (Id, Port) a task is registered under in a target group, if it has one."""
@@ -87,10 +95,34 @@ def _target_of(
             port = int(binding["hostPort"])
             if tg.target_type == "ip":
                 address = str(binding.get("bindIP") or "127.0.0.1")
+                private = _private_ipv4(container)
+                if private is not None and _this_host(address):
+                    # Published on the load balancer's own host: the task's own address is
+                    # as reachable there, and it is what an ip target is on AWS (the ENI's
+                    # address and the container port). No port proxy on the way either.
+                    return private, int(lb["containerPort"])
                 return ("127.0.0.1" if address == "0.0.0.0" else address), port
             ec2 = ec2_ids.get(task.container_instance_id or "")
             return (ec2, port) if ec2 else None
     return None
+
+
+def _private_ipv4(container: ContainerRun) -> str | None:
+    for eni in container.network_interfaces:
+        if eni.get("privateIpv4Address"):
+            return str(eni["privateIpv4Address"])
+    return None
+
+
+def _this_host(address: str) -> bool:
+    """Whether a published address is the load balancer's host: loopback, or every
+    interface (taken as this host, as the registered address has always been)."""
+    if address in ("0.0.0.0", "::"):
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _ec2_ids(conn: Connection, scope: Scope, tasks: Iterable[Task]) -> dict[str, str]:
@@ -122,7 +154,7 @@ def sync_service_targets(backend: Backend, service: Service) -> TargetHealthOfTa
                 (t.id, t.port): t for t in lb_rows.targets_of(conn, tg.arn, now)
             }
             for task in tasks:
-                key = _target_of(task, lb, tg, ec2_ids)
+                key = target_of(task, lb, tg, ec2_ids)
                 if key is None:
                     continue
                 target = registered.get(key)
@@ -181,7 +213,7 @@ def drain_task_targets(
         tg = lb_rows.get_target_group(conn, scope, str(lb.get("targetGroupArn")))
         if tg is None:
             continue
-        key = _target_of(task, lb, tg, ec2_ids)
+        key = target_of(task, lb, tg, ec2_ids)
         if key is None:
             continue
         registered = {(t.id, t.port) for t in lb_rows.targets_of(conn, tg.arn, now)}
