@@ -1,11 +1,14 @@
 """Load balancer overhead: one backend measured directly and through a listener, in one run.
 
-Three backends, one after the other:
+Four backends, one after the other:
 
 * `task`: what the issue names, one task's published port: a container on the
   local Docker engine (the test busybox image's `httpd`, one small file),
-  published on 127.0.0.1 as a bridge-mode task's port is (through Docker's
-  port proxy, direct and via the LB alike);
+  published on 127.0.0.1 (direct: through Docker's port proxy). Through the LB
+  it is the target OpenECS registers for a FARGATE (awsvpc) task on the LB's
+  host: an `ip` target, the task's own address and container port, as on AWS;
+* `task-bridge`: the same container as an EC2 bridge-mode task behind an
+  `instance` target: the host port, through Docker's port proxy via the LB too;
 * `python`: a Python `http.server` (threads, keep-alive), closer to an
   application written in Python than to a static file server;
 * `haproxy`: a HAProxy instance of its own (one thread) answering every request
@@ -212,6 +215,13 @@ class TaskContainer:
             ).stdout
         )
 
+        self.address = subprocess.run(
+            ["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", self.id],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
     def terminate(self) -> None:
         subprocess.run(["docker", "rm", "-f", self.id], capture_output=True, check=False)
 
@@ -220,7 +230,7 @@ class TaskContainer:
 
 
 def start_backend(kind: str, port: int, work: Path) -> subprocess.Popen[bytes] | TaskContainer:
-    if kind == "task":
+    if kind in ("task", "task-bridge"):
         return TaskContainer(port)
     if kind == "haproxy":
         (work / "backend.cfg").write_text(BACKEND_CONFIG.format(port=port))
@@ -228,7 +238,9 @@ def start_backend(kind: str, port: int, work: Path) -> subprocess.Popen[bytes] |
     return subprocess.Popen([sys.executable, "-c", PYTHON_BACKEND, str(port)])
 
 
-async def place_backend(plane: DataPlane, backend_port: int, listener_port: int) -> None:
+async def place_backend(
+    plane: DataPlane, address: str, backend_port: int, listener_port: int
+) -> None:
     """The listener forwards to a group whose only target is the backend (slots change
     through the runtime API: the second backend costs no reload)."""
     group = target_group("bench", health=HealthCheck(interval_seconds=1, healthy_threshold=2))
@@ -238,7 +250,7 @@ async def place_backend(plane: DataPlane, backend_port: int, listener_port: int)
         [listener(lb, listener_port, forward(group))],
         [group],
         [],
-        [target(group, backend_port)],
+        [target(group, backend_port, address=address)],
     )
     deadline = time.monotonic() + 30
     while snap.targets[0].state != TargetState.HEALTHY:
@@ -256,7 +268,11 @@ def measure(
     backend = start_backend(kind, backend_port, work)
     runs = []
     try:
-        asyncio.run(place_backend(plane, backend_port, listener_port))
+        if kind == "task" and isinstance(backend, TaskContainer):
+            # An awsvpc task on the LB's host: the task's own address and container port.
+            asyncio.run(place_backend(plane, backend.address, 8080, listener_port))
+        else:
+            asyncio.run(place_backend(plane, "127.0.0.1", backend_port, listener_port))
         pids = {"backend": backend.pid, "lb": asyncio.run(plane.api.worker_pid())}
         targets = ((f"{kind} direct", backend_port), (f"{kind} via LB", listener_port))
         for name, port in targets:
@@ -301,7 +317,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--lb-threads", type=int, default=1, help="nbthread of the LB")
-    parser.add_argument("--backends", default="task,python,haproxy")
+    parser.add_argument("--backends", default="task,task-bridge,python,haproxy")
     args = parser.parse_args()
     if shutil.which("wrk") is None or not os.access(HAPROXY, os.X_OK):
         print("bench/lb.py: skipped, needs wrk and haproxy (apt-get install wrk haproxy)")
@@ -326,10 +342,10 @@ def main() -> int:
     header = ("target", "conns", "requests", "req/s", "p50 ms", "p99 ms", "errors")
     cpu = ("wrk us", "backend us", "LB us")
     print(f"medians of {args.rounds} runs of {args.duration} s each; CPU time per request")
-    print("{:<16}{:>6}{:>10}{:>10}{:>9}{:>9}{:>8}{:>8}{:>11}{:>7}".format(*header, *cpu))
+    print("{:<20}{:>6}{:>10}{:>10}{:>9}{:>9}{:>8}{:>8}{:>11}{:>7}".format(*header, *cpu))
     for r in by.values():
         print(
-            f"{r.target:<16}{r.connections:>6}{r.requests:>10}{r.rps:>10.0f}"
+            f"{r.target:<20}{r.connections:>6}{r.requests:>10}{r.rps:>10.0f}"
             f"{r.p50_ms:>9.3f}{r.p99_ms:>9.3f}{r.errors:>8}"
             f"{r.client_us:>8.1f}{r.backend_us:>11.1f}{r.lb_us:>7.1f}"
         )
