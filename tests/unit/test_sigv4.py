@@ -308,7 +308,7 @@ def test_an_amz_date_is_read_as_the_utc_moment_it_names(text: str) -> None:
         "20261326T093001Z",
         "20261126T253001Z",
         "2026112xT093001Z",
-        "20261126T09300１Z",
+        "20261126T09300\uff11Z",  # a full-width digit: a digit, but not ASCII
         "20261126T093001Z0",
     ],
 )
