@@ -13,7 +13,9 @@ synchronise.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import os
 import re
 import signal
 import subprocess
@@ -33,7 +35,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from openecs.scheduler.capacity_providers import split_by_capacity_provider
 from tests.support.server import (
     ACCESS_KEY,
     REGION,
@@ -48,6 +53,7 @@ AGENT_TIMEOUT = 6.0
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 MEMBER_OF = "MemberOf placement constraint unsatisfied."
 DISTINCT = "DistinctInstance placement constraint unsatisfied."
+CLOSEST = re.compile(r"The closest matching container instance (\S+) (.+)\.$")
 
 
 # --- fixtures and helpers -------------------------------------------------------------
@@ -136,15 +142,25 @@ class Instance:
     memory: int
     free_cpu: int
     free_memory: int
-    free_ports: set[str]
+    # remainingResources' PORTS / PORTS_UDP: the host ports in use, as ECS lists them.
+    tcp_in_use: set[str]
+    udp_in_use: set[str]
+    gpus: int
     attributes: dict[str, str | None]
 
 
-def _resource(items: list[dict[str, Any]], name: str) -> Any:
-    found = next(r for r in items if r["name"] == name)
+def _resource(items: list[dict[str, Any]], name: str, default: Any = None) -> Any:
+    found = next((r for r in items if r["name"] == name), None)
+    if found is None:
+        return default
     if found["type"] == "STRINGSET":
         return set(found.get("stringSetValue") or ())
     return found["integerValue"]
+
+
+def _count(value: int | set[str]) -> int:
+    """A GPU resource's count: an INTEGER, or a STRINGSET of GPU ids."""
+    return value if isinstance(value, int) else len(value)
 
 
 def describe(ecs: Any, cluster: str, arns: list[str]) -> dict[str, Instance]:
@@ -166,7 +182,9 @@ def describe(ecs: Any, cluster: str, arns: list[str]) -> dict[str, Instance]:
                 memory=_resource(ci["registeredResources"], "MEMORY"),
                 free_cpu=_resource(ci["remainingResources"], "CPU"),
                 free_memory=_resource(ci["remainingResources"], "MEMORY"),
-                free_ports=_resource(ci["remainingResources"], "PORTS"),
+                tcp_in_use=_resource(ci["remainingResources"], "PORTS"),
+                udp_in_use=_resource(ci["remainingResources"], "PORTS_UDP"),
+                gpus=_count(_resource(ci["registeredResources"], "GPU", 0)),
                 attributes=attrs,
             )
     return out
@@ -198,6 +216,15 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 30.0) -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def closest_named(failure: dict[str, str]) -> tuple[str, str]:
+    """(instance id, why) of the closest match a failure's detail names; its arn
+    must name the same instance."""
+    found = CLOSEST.search(failure["detail"])
+    assert found is not None, failure
+    assert failure["arn"].endswith("/" + found.group(1)), failure
+    return found.group(1), found.group(2)
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -550,6 +577,193 @@ def test_a_frozen_fleet_is_shown_disconnected_gets_no_tasks_and_comes_back(
         cluster.fleet.stop()
 
 
+@pytest.fixture(scope="module")
+def pair(
+    server: ServerProcess, ecs: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Two instances, for host ports: a fixed port fits on each once."""
+    cluster = start_fleet(server, ecs, tmp_path_factory.mktemp("pair"), "ports", 2, seed=47)
+    yield cluster
+    cluster.fleet.stop()
+
+
+def port_task(ecs: Any, family: str, *mappings: dict[str, Any]) -> str:
+    return register(
+        ecs,
+        family,
+        cpu=8,
+        memory=16,
+        networkMode="bridge",
+        container={"portMappings": list(mappings)},
+    )
+
+
+def test_dynamic_host_ports_reserve_nothing_and_share_an_instance(ecs: Any, pair: Cluster) -> None:
+    before = describe(ecs, pair.name, pair.arns)
+    dynamic = port_task(
+        ecs,
+        "ports-dynamic",
+        {"containerPort": 80},
+        {"containerPort": 53, "hostPort": 0, "protocol": "udp"},
+    )
+    # binpack keeps them together: four tasks, one container port, one instance.
+    result = run_task(
+        ecs,
+        pair.name,
+        dynamic,
+        count=4,
+        placementStrategy=[{"type": "binpack", "field": "memory"}],
+    )
+    assert not result["failures"]
+    assert list(Counter(placed_on(result)).values()) == [4]
+    after = describe(ecs, pair.name, pair.arns)
+    for instance in pair.arns:
+        assert after[instance].tcp_in_use == before[instance].tcp_in_use == {"22"}
+        assert after[instance].udp_in_use == before[instance].udp_in_use == set()
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_a_fixed_host_port_fits_once_per_instance_then_fails_with_resource_ports(
+    ecs: Any, pair: Cluster, proto: str
+) -> None:
+    fixed = port_task(
+        ecs, f"ports-fixed-{proto}", {"containerPort": 53, "hostPort": 5353, "protocol": proto}
+    )
+    result = run_task(ecs, pair.name, fixed, count=3)
+    assert sorted(placed_on(result)) == sorted(pair.arns)
+    [failure] = result["failures"]
+    assert failure["reason"] == "RESOURCE:PORTS"
+    assert "(2 checked; rejected 2 by RESOURCE:PORTS)" in failure["detail"]
+    assert failure["arn"] in pair.arns
+    assert closest_named(failure)[1] == "has a host port the task needs already in use"
+    for instance in describe(ecs, pair.name, pair.arns).values():
+        held = instance.tcp_in_use if proto == "tcp" else instance.udp_in_use
+        assert "5353" in held
+    # StartTask on a named instance: turned away for the port, naming it.
+    result = ecs.start_task(
+        cluster=pair.name, taskDefinition=fixed, containerInstances=pair.arns[:1]
+    )
+    assert [(f["arn"], f["reason"]) for f in result["failures"]] == [
+        (pair.arns[0], "RESOURCE:PORTS")
+    ]
+
+
+def test_the_same_port_number_over_tcp_and_udp_are_two_host_ports(ecs: Any, pair: Cluster) -> None:
+    both = port_task(
+        ecs,
+        "ports-7000",
+        {"containerPort": 53, "hostPort": 7000, "protocol": "tcp"},
+        {"containerPort": 54, "hostPort": 7000, "protocol": "udp"},
+    )
+    assert len(run_task(ecs, pair.name, both, count=2)["tasks"]) == 2
+    for instance in describe(ecs, pair.name, pair.arns).values():
+        assert "7000" in instance.tcp_in_use and "7000" in instance.udp_in_use
+
+
+def test_a_task_needing_a_capability_no_instance_has_fails_with_attribute(
+    ecs: Any, shared: Cluster
+) -> None:
+    td = register(
+        ecs,
+        "needs-ssm-secrets",
+        executionRoleArn="arn:aws:iam::000000000000:role/exec",
+        container={
+            "secrets": [
+                {"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:000000000000:parameter/t"}
+            ]
+        },
+    )
+    result = run_task(ecs, shared.name, td, count=2)
+    assert not result["tasks"]
+    assert [f["reason"] for f in result["failures"]] == ["ATTRIBUTE"] * 2
+    for failure in result["failures"]:
+        assert f"rejected {len(shared.arns)} by ATTRIBUTE" in failure["detail"]
+        assert closest_named(failure)[1] == "lacks an attribute the task requires"
+        assert failure["arn"] in shared.arns
+
+
+def test_tasks_requiring_the_agents_capabilities_place_on_simulated_instances(
+    ecs: Any, shared: Cluster
+) -> None:
+    # awsvpc needs ecs.capability.task-eni, health checks and dependsOn their own:
+    # the fleet registers what the real agent registers.
+    td = register(
+        ecs,
+        "needs-capabilities",
+        networkMode="awsvpc",
+        container={
+            "healthCheck": {"command": ["CMD", "true"]},
+            "logConfiguration": {"logDriver": "json-file"},
+        },
+    )
+    required = ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
+    assert {"ecs.capability.task-eni", "ecs.capability.container-health-check"} <= {
+        a["name"] for a in required["requiresAttributes"]
+    }
+    result = run_task(
+        ecs,
+        shared.name,
+        td,
+        count=3,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-0001"]}},
+    )
+    assert len(result["tasks"]) == 3, result["failures"]
+
+
+@dataclass
+class GpuFleet(FleetProcess):
+    """`openecs fleet --gpu-every N`: every n-th instance a g4dn.xlarge with one GPU."""
+
+    gpu_every: int = 2
+
+    def start(self) -> GpuFleet:
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+        args = [sys.executable, "-m", "openecs.cli.main", "fleet", "--endpoint", self.endpoint]
+        args += ["--cluster", self.cluster, "--instances", str(self.instances)]
+        args += ["--seed", str(self.seed), "--gpu-every", str(self.gpu_every)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+
+def test_gpu_tasks_take_the_gpus_the_fleet_offers_then_fail_with_resource_gpu(
+    server: ServerProcess, ecs: Any, tmp_path: Path
+) -> None:
+    ecs.create_cluster(clusterName="gpus")
+    fleet = GpuFleet(server.endpoint, "gpus", 6, tmp_path / "gpus.log", seed=61, gpu_every=3)
+    fleet.start()
+    try:
+        arns = fleet.wait_registered(ecs)
+        instances = describe(ecs, "gpus", arns)
+        with_gpu = sorted(arn for arn, i in instances.items() if i.gpus)
+        assert len(with_gpu) == 2
+        assert {instances[a].attributes["ecs.instance-type"] for a in with_gpu} == {"g4dn.xlarge"}
+        td = register(
+            ecs,
+            "gpu",
+            cpu=64,
+            memory=128,
+            container={"resourceRequirements": [{"type": "GPU", "value": "1"}]},
+        )
+        result = run_task(ecs, "gpus", td, count=3)
+        assert sorted(placed_on(result)) == with_gpu
+        [failure] = result["failures"]
+        assert failure["reason"] == "RESOURCE:GPU"
+        assert "rejected 6 by RESOURCE:GPU" in failure["detail"]
+        assert closest_named(failure)[1] == "has insufficient GPUs available"
+        # Tasks without GPUs still fit everywhere.
+        plain = register(ecs, "no-gpu", cpu=64, memory=128)
+        assert len(run_task(ecs, "gpus", plain, count=6)["tasks"]) == 6
+    finally:
+        fleet.stop()
+
+
 # --- concurrency ----------------------------------------------------------------------
 
 
@@ -600,11 +814,139 @@ def test_concurrent_run_task_never_oversubscribes_an_instance(
             assert inst.free_cpu == inst.cpu - cpu[arn]
             assert inst.free_memory == inst.memory - memory[arn]
             assert ports[arn] <= 1
-            assert ("8080" in inst.free_ports) == (ports[arn] == 1)
+            assert ("8080" in inst.tcp_in_use) == (ports[arn] == 1)
         # Demand exceeded supply: the rejected tasks were turned away, not squeezed in.
         assert placed < 8 * 6 * 10
     finally:
         cluster.fleet.stop()
+
+
+# A task definition shape Hypothesis draws: (cpu, memory, port mappings), each mapping
+# (hostPort, protocol), hostPort 0 for a dynamic one.
+Shape = tuple[int, int, tuple[tuple[int, str], ...]]
+shapes = st.tuples(
+    st.sampled_from([256, 1024, 2048]),
+    st.sampled_from([512, 2048, 4096]),
+    st.lists(
+        st.tuples(st.sampled_from([0, 8080, 5353]), st.sampled_from(["tcp", "udp"])),
+        max_size=2,
+        unique=True,
+    ).map(tuple),
+)
+# Per worker, its RunTask calls: (which of the example's shapes, count).
+workloads = st.lists(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(1, 10)), min_size=1, max_size=2),
+    min_size=2,
+    max_size=4,
+)
+
+
+@pytest.fixture(scope="module")
+def crowd(
+    server: ServerProcess, ecs: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """16 instances, two per rack: each example of the property crowds one rack."""
+    cluster = start_fleet(server, ecs, tmp_path_factory.mktemp("crowd"), "crowd-prop", 16, seed=53)
+    yield cluster
+    cluster.fleet.stop()
+
+
+def register_shape(ecs: Any, shape: Shape) -> str:
+    cpu, memory, ports = shape
+    mappings = [
+        {"containerPort": 80 + n, "hostPort": host, "protocol": proto}
+        for n, (host, proto) in enumerate(ports)
+    ]
+    family = f"crowd-{cpu}-{memory}-" + "-".join(f"{h}{p}" for h, p in ports)
+    return register(
+        ecs,
+        family,
+        cpu=cpu,
+        memory=memory,
+        networkMode="bridge",
+        container={"portMappings": mappings},
+    )
+
+
+def fixed_ports(shape: Shape) -> set[tuple[str, int]]:
+    return {(proto, host) for host, proto in shape[2] if host}
+
+
+def test_concurrent_run_task_never_oversubscribes_whatever_the_requests(
+    server: ServerProcess, ecs: Any, crowd: Cluster
+) -> None:
+    """A property: any mix of task sizes and fixed or dynamic TCP and UDP host ports,
+    requested by RunTask from several clients at once on the same instances, never
+    hands out the same CPU, memory or host port twice, and accounts exactly what runs."""
+    clients = [server.client("ecs") for _ in range(4)]
+    racks = itertools.count()
+    shape_of: dict[str, Shape] = {}
+
+    @settings(
+        max_examples=12,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(example_shapes=st.lists(shapes, min_size=3, max_size=3), work=workloads)
+    def crowd_one_rack(example_shapes: list[Shape], work: list[list[tuple[int, int]]]) -> None:
+        tds = [register_shape(ecs, shape) for shape in example_shapes]
+        shape_of.update(zip(tds, example_shapes, strict=True))
+        rack = [{"type": "memberOf", "expression": f"attribute:rack == r{next(racks) % 8}"}]
+
+        def calls(worker: int) -> list[tuple[int, list[dict[str, str]]]]:
+            out = []
+            for which, count in work[worker]:
+                result = run_task(
+                    clients[worker], crowd.name, tds[which], count, placementConstraints=rack
+                )
+                out.append((count - len(result["tasks"]), result["failures"]))
+            return out
+
+        with ThreadPoolExecutor(len(work)) as pool:
+            results = [r for rs in pool.map(calls, range(len(work))) for r in rs]
+        for unplaced, failures in results:
+            assert len(failures) == unplaced
+            for failure in failures:
+                assert failure["reason"] in (
+                    MEMBER_OF,
+                    "RESOURCE:CPU",
+                    "RESOURCE:MEMORY",
+                    "RESOURCE:PORTS",
+                )
+                assert failure["arn"] in crowd.arns
+                closest_named(failure)
+        assert_accounted(ecs, crowd, shape_of)
+
+    crowd_one_rack()
+
+
+def assert_accounted(ecs: Any, cluster: Cluster, shape_of: dict[str, Shape]) -> None:
+    """Every live task of the cluster fits its instance, no fixed host port is held
+    twice, and each instance's remaining resources are what its tasks leave."""
+    instances = describe(ecs, cluster.name, cluster.arns)
+    arns: list[str] = []
+    for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster.name):
+        arns += page["taskArns"]
+    tasks: list[dict[str, Any]] = []
+    for start in range(0, len(arns), 100):
+        tasks += ecs.describe_tasks(cluster=cluster.name, tasks=arns[start : start + 100])["tasks"]
+    cpu: Counter[str] = Counter()
+    memory: Counter[str] = Counter()
+    held: dict[str, Counter[tuple[str, int]]] = {arn: Counter() for arn in instances}
+    for task in tasks:
+        if task["lastStatus"] == "STOPPED":
+            continue
+        arn = task["containerInstanceArn"]
+        cpu[arn] += int(task["cpu"])
+        memory[arn] += int(task["memory"])
+        held[arn].update(fixed_ports(shape_of[task["taskDefinitionArn"]]))
+    for arn, inst in instances.items():
+        assert cpu[arn] <= inst.cpu and memory[arn] <= inst.memory
+        assert (inst.free_cpu, inst.free_memory) == (inst.cpu - cpu[arn], inst.memory - memory[arn])
+        assert all(n == 1 for n in held[arn].values()), held[arn]
+        assert {str(p) for proto, p in held[arn] if proto == "tcp"} | {"22"} == inst.tcp_in_use
+        assert {str(p) for proto, p in held[arn] if proto == "udp"} == inst.udp_in_use
 
 
 # --- capacity providers and dry runs --------------------------------------------------
@@ -668,6 +1010,52 @@ def test_fargate_capacity_provider_strategy_splits_by_base_and_weight(
     required = ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
     with fargate_host(server, "fargate-sim-1", [a["name"] for a in required["requiresAttributes"]]):
         fargate_split(server, ecs, tmp_path, td)
+
+
+def test_a_fargate_service_growing_in_steps_keeps_the_split_of_its_strategy(
+    server: ServerProcess, ecs: Any
+) -> None:
+    """Base 1 on FARGATE, then one FARGATE for every four FARGATE_SPOT, over the
+    service's tasks as a whole: scaling out one task at a time does not put the
+    base on FARGATE again each time."""
+    strategy = [
+        {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+        {"capacityProvider": "FARGATE_SPOT", "weight": 4},
+    ]
+    ecs.create_cluster(clusterName="spot-grow", capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    td = register(
+        ecs,
+        "spot-grow",
+        task_size=("256", "512"),
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+    )
+    required = ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
+
+    def providers() -> Counter[str]:
+        arns = ecs.list_tasks(cluster="spot-grow", serviceName="web")["taskArns"]
+        if not arns:
+            return Counter()
+        found = ecs.describe_tasks(cluster="spot-grow", tasks=arns)["tasks"]
+        return Counter(t["capacityProviderName"] for t in found)
+
+    with fargate_host(server, "fargate-sim-1", [a["name"] for a in required["requiresAttributes"]]):
+        ecs.create_service(
+            cluster="spot-grow",
+            serviceName="web",
+            taskDefinition=td,
+            desiredCount=1,
+            capacityProviderStrategy=strategy,
+            networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-0001"]}},
+        )
+        try:
+            for desired in (1, 2, 3, 4, 5, 6, 7, 12):
+                ecs.update_service(cluster="spot-grow", service="web", desiredCount=desired)
+                wait_for(f"{desired} tasks", lambda n=desired: sum(providers().values()) == n)
+                assert providers() == Counter(split_by_capacity_provider(strategy, desired))
+        finally:
+            ecs.update_service(cluster="spot-grow", service="web", desiredCount=0)
+            ecs.delete_service(cluster="spot-grow", service="web", force=True)
 
 
 def fargate_split(server: ServerProcess, ecs: Any, tmp_path: Path, td: str) -> None:
