@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openecs.agent.agent import _CAPABILITIES
+from openecs.agent.agent import AGENT_CAPABILITIES
 from openecs.demo.decisions import (
     Action,
     listener_rule_action,
@@ -59,7 +59,10 @@ def test_every_shop_task_definition_can_be_placed_on_openecs_fargate_capacity() 
         database_task_definition(SETTINGS, IMAGES),
     ):
         required = {a["name"] for a in compute_required_attributes(definition)}
-        assert required <= set(_CAPABILITIES), (definition["family"], required - set(_CAPABILITIES))
+        assert required <= set(AGENT_CAPABILITIES), (
+            definition["family"],
+            required - set(AGENT_CAPABILITIES),
+        )
 
 
 def test_the_database_keeps_its_data_on_a_shared_autoprovisioned_named_volume() -> None:

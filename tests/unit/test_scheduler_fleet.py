@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from openecs.agent.agent import _CAPABILITIES
+from openecs.agent.agent import AGENT_CAPABILITIES
 from openecs.agent.simulated_fleet import FleetConfig, fleet_instances
 from openecs.cli.fleet import add_fleet_arguments
 from openecs.domain.resources import Capacity
@@ -15,7 +15,7 @@ from openecs.domain.resources import Capacity
 def test_every_instance_registers_the_capabilities_of_the_real_agent() -> None:
     for reg in fleet_instances(FleetConfig("c", 12)):
         names = {a["name"] for a in reg["attributes"]}
-        assert set(_CAPABILITIES) <= names
+        assert set(AGENT_CAPABILITIES) <= names
         assert "ecs.capability.task-eni" in names
 
 

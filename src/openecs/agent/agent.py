@@ -209,7 +209,7 @@ class Agent:
             {"name": "ecs.cpu-architecture", "value": arch},
             {"name": "ecs.availability-zone", "value": self.availability_zone},
             {"name": "ecs.instance-type", "value": self.config.instance_type},
-            *({"name": name} for name in _CAPABILITIES),
+            *({"name": name} for name in AGENT_CAPABILITIES),
         ]
         return {
             "cluster": self.config.cluster,
@@ -441,7 +441,7 @@ class Agent:
         await self.control.aclose()
 
 
-_CAPABILITIES = (
+AGENT_CAPABILITIES = (
     "com.amazonaws.ecs.capability.docker-remote-api.1.17",
     "com.amazonaws.ecs.capability.docker-remote-api.1.18",
     "com.amazonaws.ecs.capability.docker-remote-api.1.19",

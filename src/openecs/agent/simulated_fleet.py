@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 # The real agent's list, so the two never drift apart.
-from openecs.agent.agent import _CAPABILITIES as AGENT_CAPABILITIES
+from openecs.agent.agent import AGENT_CAPABILITIES
 from openecs.agent.control_client import ControlPlaneClient, ControlPlaneError
 
 __all__ = ["FleetConfig", "SimulatedFleet", "fleet_instances"]
