@@ -13,7 +13,7 @@ import pytest
 
 from openecs.agent import labels as L
 from openecs.agent.agent import Agent, AgentConfig, _task_size
-from openecs.agent.container_runtime import ContainerSpec
+from openecs.agent.container_runtime import ContainerSpec, HealthStatus
 from openecs.agent.fake_runtime import FakeRuntime
 from openecs.platform.clock import FakeClock
 
@@ -117,6 +117,7 @@ class Running:
         control: FakeControlPlane,
         *,
         cleanup_delay: float = 600.0,
+        resync_interval: float = 15.0,
     ) -> None:
         self.clock = FakeClock()
         config = AgentConfig(
@@ -129,6 +130,7 @@ class Running:
             task_cgroups=False,
             poll_wait=0.05,
             cleanup_delay=cleanup_delay,
+            resync_interval=resync_interval,
         )
         self.agent = Agent(config, runtime, control=control, clock=self.clock)  # type: ignore[arg-type]
         self.task = asyncio.create_task(self.agent.run())
@@ -177,6 +179,26 @@ async def test_desired_tasks_are_launched_and_reported(
         control.set_desired({**task, "desiredStatus": "STOPPED", "stopCode": "UserInitiated"})
         await until(lambda: status(control, task) == "STOPPED", "STOPPED")
         assert control.reports[task["taskArn"]]["stopCode"] == "UserInitiated"
+    finally:
+        await agent.kill()
+
+
+async def test_a_health_verdict_whose_event_was_lost_is_read_back_and_reported(
+    tmp_path: Path, runtime: CountingRuntime
+) -> None:
+    control = FakeControlPlane()
+    task = desired_task("t1")
+    control.set_desired(task)
+    agent = Running(tmp_path, runtime, control, resync_interval=0.05)
+    try:
+        await until(lambda: status(control, task) == "RUNNING", "RUNNING")
+        [web] = control.reports[task["taskArn"]]["containers"]
+        runtime.set_health(web["runtimeId"], HealthStatus.HEALTHY, announce=False)
+        await until(
+            lambda: control.reports[task["taskArn"]]["containers"][0]["healthStatus"]
+            == "HEALTHY",
+            "the health Docker holds reported",
+        )
     finally:
         await agent.kill()
 

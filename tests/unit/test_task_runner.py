@@ -493,6 +493,30 @@ async def test_healthy_dependency_waits_for_healthy(harness: Harness) -> None:
     assert harness.container("app")["lastStatus"] == "RUNNING"
 
 
+async def test_a_resync_reads_back_a_health_verdict_whose_event_was_lost(
+    harness: Harness,
+) -> None:
+    runner = await running(harness, task(container("web", healthCheck=HEALTH)))
+    harness.runtime.set_health(docker_name("web"), HealthStatus.HEALTHY, announce=False)
+    await harness.settle()
+    assert harness.container("web")["healthStatus"] == "UNKNOWN"
+    await runner.resync()
+    await harness.settle()
+    assert harness.container("web")["healthStatus"] == "HEALTHY"
+
+
+async def test_a_resync_stops_the_task_of_an_essential_container_gone_unseen(
+    harness: Harness,
+) -> None:
+    runner = await running(harness, task(container("web")))
+    await harness.kill_agent()  # no events reach the runner meanwhile
+    await harness.runtime.remove(docker_name("web"), force=True)
+    await runner.resync()
+    await asyncio.wait_for(runner.run(), 10)
+    assert harness.last["lastStatus"] == "STOPPED"
+    assert harness.last["stopCode"] == "EssentialContainerExited"
+
+
 async def test_unhealthy_dependency_stops_the_task_before_its_dependent_starts(
     harness: Harness,
 ) -> None:

@@ -32,7 +32,6 @@ from openecs.agent.container_runtime import (
     ContainerRuntime,
     DockerError,
     EventAction,
-    NotFound,
 )
 from openecs.agent.container_specs import TaskContext
 from openecs.agent.control_client import ControlPlaneClient, ControlPlaneError
@@ -72,6 +71,8 @@ class AgentConfig:
     instance_type: str = "openecs.local"
     allow_privileged: bool = False
     cleanup_delay: float = 600.0
+    # How often each container's state is read again, in case an event was missed.
+    resync_interval: float = 15.0
     poll_wait: float = 20.0
     pause_image: str = "openecs/pause:1"
     # Capacity to offer instead of the host's (for trying many small instances).
@@ -155,6 +156,7 @@ class Agent:
             asyncio.create_task(self._event_loop(), name="events"),
             asyncio.create_task(self._poll_loop(), name="poll"),
             asyncio.create_task(self._cleanup_loop(), name="cleanup"),
+            asyncio.create_task(self._resync_loop(), name="resync"),
             asyncio.create_task(sampler.run(), name="stats"),
         ]
         try:
@@ -403,12 +405,25 @@ class Agent:
     async def _event_loop(self) -> None:
         async for event in self.runtime.events(labels={L.AGENT: self.identity.agent_id}):
             if event.action is EventAction.RESYNC:
-                for each in list(self.runners.values()):
-                    await _resync(self.runtime, each)
+                await self._resync()
                 continue
             target = self.runners.get(event.labels.get(L.TASK_ARN, ""))
             if target is not None:
                 await target.on_event(event)
+
+    async def _resync(self) -> None:
+        for runner in list(self.runners.values()):
+            await runner.resync()
+
+    async def _resync_loop(self) -> None:
+        """Events are edges, and one can be lost (Docker under load, a stream cut):
+        now and then every runner asks Docker for the truth about its containers."""
+        while True:
+            await asyncio.sleep(self.config.resync_interval)
+            try:
+                await self._resync()
+            except DockerError as err:
+                log.warning("resync failed", extra={"error": str(err)})
 
     async def _cleanup_loop(self) -> None:
         while True:
@@ -511,28 +526,4 @@ async def _ensure_volumes(
                 labels={**(docker.get("labels") or {}), L.AGENT: ctx.agent_id},
                 driver=docker.get("driver") or "local",
                 driver_options=docker.get("driverOpts"),
-            )
-
-
-async def _resync(runtime: ContainerRuntime, runner: TaskRunner) -> None:
-    """After missed events: ask Docker for the truth about each container."""
-    from openecs.agent.container_runtime import ContainerEvent
-
-    for track in runner.tracks.values():
-        if not track.runtime_id or track.status == "STOPPED":
-            continue
-        try:
-            state = await runtime.inspect(track.runtime_id)
-        except NotFound:
-            state = None
-        if state is None or not state.running:
-            await runner.on_event(
-                ContainerEvent(
-                    EventAction.DIE,
-                    track.runtime_id,
-                    track.name,
-                    {L.CONTAINER_NAME: track.name},
-                    0.0,
-                    exit_code=state.exit_code if state else None,
-                )
             )

@@ -178,12 +178,15 @@ class FakeRuntime:
             self._emit(record, EventAction.OOM)
         self._terminate(record, exit_code, oom_killed=oom_killed)
 
-    def set_health(self, container: str, status: HealthStatus) -> None:
+    def set_health(self, container: str, status: HealthStatus, *, announce: bool = True) -> None:
+        """A health check's verdict; `announce=False` loses its event (inspect still
+        tells), as a daemon under load or a cut event stream may."""
         record = self._get(container)
         if record.status is not ContainerStatus.RUNNING:
             raise Conflict(f"Container {record.id} is not running", status_code=409)
         record.health = status
-        self._emit(record, EventAction.HEALTH_STATUS, health=status)
+        if announce:
+            self._emit(record, EventAction.HEALTH_STATUS, health=status)
 
     def set_stats(self, container: str, stats: ContainerStats) -> None:
         self._get(container).stats = stats

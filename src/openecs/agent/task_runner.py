@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from openecs.agent import labels as L
 from openecs.agent.container_runtime import (
     Conflict,
     ContainerEvent,
@@ -227,6 +228,35 @@ class TaskRunner:
             self._check_essential(track)
             self._notify()
             self.publish()
+
+    async def resync(self) -> None:
+        """After missed events (or now and then): ask the runtime for the truth about
+        each started container, and act on what changed as on its event."""
+        for track in list(self.tracks.values()):
+            if not track.runtime_id or track.status == "STOPPED" or not track.started:
+                continue
+            try:
+                state: ContainerState | None = await self.runtime.inspect(track.runtime_id)
+            except NotFound:
+                state = None
+            labels = {L.CONTAINER_NAME: track.name}
+            if state is None or not state.running:
+                exit_code = state.exit_code if state else None
+                event = ContainerEvent(
+                    EventAction.DIE, track.runtime_id, track.name, labels, 0.0, exit_code=exit_code
+                )
+            elif _HEALTH.get(state.health, track.health) != track.health:
+                event = ContainerEvent(
+                    EventAction.HEALTH_STATUS,
+                    track.runtime_id,
+                    track.name,
+                    labels,
+                    0.0,
+                    health=state.health,
+                )
+            else:
+                continue
+            await self.on_event(event)
 
     def _track_for(self, container_id: str, labels: Mapping[str, str]) -> Track | None:
         for track in self.tracks.values():
