@@ -98,7 +98,19 @@ def deploy_once(
                     all_running = time.perf_counter() - t0
         return completed(stack, cluster, service, deployment)
 
-    until(done, "the deployment to complete", timeout=300, every=poll)
+    try:
+        until(done, "the deployment to complete", timeout=300, every=poll)
+    except TimeoutError:
+        found = stack.ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+        for d in found["deployments"]:
+            print(
+                f"  stuck: {d['id']} {d['status']} {d['rolloutState']} desired {d['desiredCount']}"
+                f" running {d['runningCount']} pending {d['pendingCount']}"
+                f" failed {d.get('failedTasks')}"
+            )
+        for event in reversed(found["events"][:12]):
+            print(f"  event: {event['message'][:200]}")
+        raise
     total = time.perf_counter() - t0
     if os.environ.get("DEPLOY_BENCH_EVENTS"):
         events = stack.ecs.describe_services(cluster=cluster, services=[service])["services"][0]
