@@ -195,8 +195,7 @@ async def test_a_health_verdict_whose_event_was_lost_is_read_back_and_reported(
         [web] = control.reports[task["taskArn"]]["containers"]
         runtime.set_health(web["runtimeId"], HealthStatus.HEALTHY, announce=False)
         await until(
-            lambda: control.reports[task["taskArn"]]["containers"][0]["healthStatus"]
-            == "HEALTHY",
+            lambda: control.reports[task["taskArn"]]["containers"][0]["healthStatus"] == "HEALTHY",
             "the health Docker holds reported",
         )
     finally:
