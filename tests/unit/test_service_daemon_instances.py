@@ -21,7 +21,14 @@ from openecs.domain.task import TaskStatus
 from openecs.platform.clock import FakeClock
 from openecs.store import services as service_rows
 from openecs.store import tasks as task_rows
-from openecs.usecases import attributes, clusters, container_instances, services, task_definitions
+from openecs.usecases import (
+    attributes,
+    clusters,
+    container_instances,
+    service_actions,
+    services,
+    task_definitions,
+)
 from openecs.usecases.backend import Backend
 from openecs.usecases.container_instances import Registration
 
@@ -88,7 +95,7 @@ def create_daemon(backend: Backend, task_definition: str = "agent", **params: An
 
 
 def daemon_instances(backend: Backend) -> tuple[str, ...]:
-    return services.read_service_state(backend, the_service(backend)).daemon_instances
+    return service_actions.read_service_state(backend, the_service(backend)).daemon_instances
 
 
 def the_service(backend: Backend) -> Service:

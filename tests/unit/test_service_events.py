@@ -30,7 +30,7 @@ from openecs.usecases import (
 )
 from openecs.usecases.backend import Backend
 from openecs.usecases.container_instances import Registration
-from openecs.usecases.services import placement_failure_event
+from openecs.usecases.service_actions import placement_failure_event
 from tests.support.service_fixtures import make_service
 
 SCOPE = Scope.root("000000000000", "us-east-1")

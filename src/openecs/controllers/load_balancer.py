@@ -38,7 +38,7 @@ from openecs.lb.traffic_metrics import (
 )
 from openecs.usecases.backend import Backend
 from openecs.usecases.metrics import record_datapoints
-from openecs.usecases.services import live_services
+from openecs.usecases.service_actions import live_services
 
 __all__ = ["LoadBalancerController", "services_by_target_group"]
 

@@ -4,7 +4,7 @@
 actual and returns what to do — tasks to start per deployment, tasks to stop
 with their reasons, deployment state changes and events. It touches no store:
 the deployment bookkeeping it decides is written onto the `service` object it
-was given (`service_changed` says so), and `usecases.services.apply_service_actions`
+was given (`service_changed` says so), and `usecases.service_actions.apply_service_actions`
 carries the rest out. Level-triggered: run it again on the same state and it
 asks for the same things (or nothing).
 

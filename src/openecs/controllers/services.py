@@ -7,8 +7,12 @@ import logging
 from openecs.controllers.loop import Step
 from openecs.controllers.service_reconcile import ServiceView, compute_service_actions
 from openecs.usecases.backend import Backend
+from openecs.usecases.service_actions import (
+    apply_service_actions,
+    live_services,
+    read_service_state,
+)
 from openecs.usecases.service_targets import sync_service_targets
-from openecs.usecases.services import apply_service_actions, live_services, read_service_state
 
 __all__ = ["reconcile_services", "service_steps"]
 
