@@ -240,12 +240,7 @@ def _stop_tasks(
             if task.container_instance_id:
                 woken.add(task.container_instance_id)
     if stopped:
-        listed = " ".join(f"(task {t})" for t in stopped)
-        service.add_event(
-            event_id(),
-            now,
-            f"(service {service.name}) has stopped {len(stopped)} running tasks: {listed}.",
-        )
+        _tasks_event(service, event_id(), now, "has stopped {n} running tasks", stopped)
 
 
 def _launch_tasks(
@@ -302,12 +297,8 @@ def _launch_tasks(
         failures.extend(launched.failures)
         woken.update(launched.instances)
     if started:
-        listed = " ".join(f"(task {t.task_id})" for t in started)
-        service.add_event(
-            event_id(),
-            now,
-            f"(service {service.name}) has started {len(started)} tasks: {listed}.",
-        )
+        ids = [t.task_id for t in started]
+        _tasks_event(service, event_id(), now, "has started {n} tasks", ids)
     if failures:
         message = placement_failure_event(service.name, failures[0])
         if not service.events or service.events[0].message != message:
@@ -336,6 +327,15 @@ _REJECTED_BECAUSE = {
 _TROUBLESHOOTING = (
     "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
 )
+
+
+def _tasks_event(
+    service: Service, event_id: str, now: float, what: str, task_ids: Sequence[str]
+) -> None:
+    """ECS's "(service web) has started 2 tasks: (task a) (task b)." shape."""
+    listed = " ".join(f"(task {t})" for t in task_ids)
+    said = what.format(n=len(task_ids))
+    service.add_event(event_id, now, f"(service {service.name}) {said}: {listed}.")
 
 
 def placement_failure_event(service_name: str, failure: Mapping[str, str]) -> str:
