@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from openecs.controllers.service_reconcile import STABLE_SECONDS
 from openecs.controllers.services import reconcile_services
 from openecs.domain.errors import InvalidParameterException
 from openecs.domain.resources import Capacity
@@ -186,6 +187,9 @@ def test_excluded_instances_get_no_task_no_failure_and_the_deployment_completes(
 
     reconcile_services(backend)
     run_tasks(backend)
+    clock = backend.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(STABLE_SECONDS)  # long enough RUNNING to count as healthy
     for _ in range(3):
         reconcile_services(backend)
 

@@ -28,7 +28,7 @@ import math
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from openecs.controllers.service_reconcile import ServiceView
+from openecs.controllers.service_reconcile import STABLE_SECONDS, ServiceView
 from openecs.domain.service import DeploymentStatus, RolloutState, failure_threshold
 from tests.support.service_fixtures import (
     INSTANCES,
@@ -43,8 +43,9 @@ from tests.support.service_fixtures import (
 
 # Longer than a step: a stopped task is still running for the next two decisions.
 STOP_SECONDS = 2.5
-# The most steps one wave of replacement takes: stop, shut down, start, turn healthy.
-WAVE = math.ceil(STOP_SECONDS) + 3
+# The most steps one wave of replacement takes: stop, shut down, start, run long enough
+# to count as healthy.
+WAVE = math.ceil(STOP_SECONDS) + math.ceil(STABLE_SECONDS) + 3
 desired_counts = st.integers(min_value=1, max_value=12)
 maximum_percents = st.integers(min_value=100, max_value=200)
 minimum_percents = st.integers(min_value=0, max_value=100)

@@ -11,11 +11,13 @@ import pytest
 from openecs.controllers.service_reconcile import (
     DRAINING_REASON,
     SCALE_IN_REASON,
+    STABLE_SECONDS,
     STALLED_MESSAGE,
     UNHEALTHY_REASON,
     ServiceActions,
     ServiceView,
     compute_service_actions,
+    is_healthy,
 )
 from openecs.domain.service import (
     Deployment,
@@ -1098,3 +1100,35 @@ def test_an_inactive_service_asks_for_nothing() -> None:
     service = make_service(desired=3, status=ServiceStatus.INACTIVE)
 
     assert decide(service, []).empty
+
+
+@pytest.mark.parametrize(
+    ("ran_for", "health_checked", "health", "expected"),
+    [
+        (0.2, False, "UNKNOWN", False),  # seen RUNNING a moment: may be exiting at once
+        (STABLE_SECONDS - 0.1, False, "UNKNOWN", False),
+        (STABLE_SECONDS, False, "UNKNOWN", True),
+        (60.0, False, "UNKNOWN", True),
+        (0.2, True, "HEALTHY", True),  # a health check judges it: no waiting
+        (60.0, True, "UNKNOWN", False),
+    ],
+)
+def test_a_task_no_health_check_judges_counts_as_healthy_once_it_has_run_a_while(
+    ran_for: float, health_checked: bool, health: str, expected: bool
+) -> None:
+    service = make_service()
+    task = make_task(service.primary, started_at=NOW - ran_for, health=health)
+    view = ServiceView(health_checked=frozenset({TD1}) if health_checked else frozenset())
+    assert is_healthy(task, service, view, NOW) is expected
+
+
+def test_a_rollout_whose_new_tasks_have_just_started_stops_no_old_task_yet() -> None:
+    # 100/200: the old task may stop only once a new one counts as healthy.
+    service, old_tasks, _, _ = rollout(1, desired=1, maximum=200, minimum=100)
+    new = make_task(service.primary, started_at=NOW - 0.5)
+    tasks = [*old_tasks, new]
+
+    assert stopped_ids(decide(service, tasks)) == set()
+    assert service.primary.rollout_state == RolloutState.IN_PROGRESS
+    later = decide(service, tasks, now=NOW + STABLE_SECONDS)
+    assert stopped_ids(later) == {old_tasks[0].task_id}

@@ -18,9 +18,14 @@ instances are replaced under the same two bounds. Tasks go in one order
 then from the most crowded Availability Zone and instance; scale-in never
 takes a task with scale-in protection.
 
-LIMITATIONS (against ECS): a task without container health checks counts as
-healthy as soon as it is RUNNING (ECS waits 40 s); load balancer health only
-counts once a load balancer reports it (`ServiceView.lb_healthy`).
+A task that no health check judges (no container health check, no load balancer)
+counts as healthy once it has been RUNNING for STABLE_SECONDS: a container that
+exits at once is seen RUNNING for a moment, and must fail its deployment (the
+circuit breaker counts it), not complete it.
+
+LIMITATIONS (against ECS): ECS waits longer (about 40 s) before it calls such a
+task stable; load balancer health only counts once a load balancer reports it
+(`ServiceView.lb_healthy`).
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ __all__ = [
 Stop = Callable[[Task, str], None]
 
 _FAILED_CODES = {StopCode.TASK_FAILED_TO_START, StopCode.ESSENTIAL_CONTAINER_EXITED}
+# How long a task no health check judges must have run before it counts as healthy.
+STABLE_SECONDS = 3.0
 UNHEALTHY_REASON = "Task failed container health checks"
 # ECS's stoppedReason: "Task failed ELB health checks in (target-group ARN)".
 LB_UNHEALTHY_REASON = "Task failed ELB health checks"
@@ -146,7 +153,9 @@ def is_healthy(task: Task, service: Service, view: ServiceView, now: float) -> b
         return False
     if service.load_balancers and view.lb_healthy is not None:
         return task.task_id in view.lb_healthy
-    return True
+    if task.task_definition_arn in view.health_checked:
+        return True
+    return task.started_at is not None and now - task.started_at >= STABLE_SECONDS
 
 
 def _in_grace(task: Task, service: Service, now: float) -> bool:
