@@ -1,7 +1,7 @@
-"""The agent's HTTP/1.1 transports against scripted servers: UnixSocketTransport
+"""The agent's HTTP/1.1 transports against scripted servers: unix_socket_transport
 (the DockerClient's, on a temporary socket) for bodies by length, chunked and
 until close, kept-alive reuse, stale connections, timeouts, and closing open
-streams; TcpTransport (the control plane's) on a loopback port."""
+streams; tcp_transport (the control plane's) on a loopback port."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from openecs.agent.docker_api import DockerClient, DockerUnavailable
-from openecs.agent.http_transport import TcpTransport, UnixSocketTransport
+from openecs.agent.http_transport import tcp_transport, unix_socket_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +64,7 @@ async def scripted(tmp_path: Path, reply: Reply) -> AsyncIterator[ScriptedServer
 
 def client(server: ScriptedServer, timeout: float = 5.0) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=UnixSocketTransport(server.path), base_url="http://docker", timeout=timeout
+        transport=unix_socket_transport(server.path), base_url="http://docker", timeout=timeout
     )
 
 
@@ -149,7 +149,7 @@ async def test_a_silent_daemon_is_a_read_timeout(tmp_path: Path) -> None:
 
 
 async def test_a_missing_socket_is_a_connect_error(tmp_path: Path) -> None:
-    transport = UnixSocketTransport(str(tmp_path / "nothing.sock"))
+    transport = unix_socket_transport(str(tmp_path / "nothing.sock"))
     async with httpx.AsyncClient(transport=transport, base_url="http://docker") as http:
         with pytest.raises(httpx.ConnectError):
             await http.get("/_ping")
@@ -187,7 +187,7 @@ async def test_tcp_requests_go_to_the_transports_server_on_one_kept_alive_connec
     tcp = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     port = tcp.sockets[0].getsockname()[1]
     try:
-        transport = TcpTransport("127.0.0.1", port)
+        transport = tcp_transport("127.0.0.1", port)
         async with httpx.AsyncClient(
             transport=transport, base_url=f"http://127.0.0.1:{port}", timeout=5.0
         ) as http:
@@ -206,6 +206,6 @@ async def test_a_tcp_server_that_is_not_listening_is_a_connect_error() -> None:
     port = probe.sockets[0].getsockname()[1]
     probe.close()
     await probe.wait_closed()
-    async with httpx.AsyncClient(transport=TcpTransport("127.0.0.1", port), timeout=5.0) as http:
+    async with httpx.AsyncClient(transport=tcp_transport("127.0.0.1", port), timeout=5.0) as http:
         with pytest.raises(httpx.ConnectError):
             await http.get(f"http://127.0.0.1:{port}/healthz")

@@ -12,7 +12,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from openecs.agent.http_transport import TcpTransport
+from openecs.agent.http_transport import tcp_transport
 
 __all__ = ["ControlPlaneClient", "ControlPlaneError"]
 
@@ -52,7 +52,7 @@ class ControlPlaneClient:
         # Plain HTTP on the agent's own lean transport (a report or a poll answer is on
         # the path of every task start); HTTPS on httpx's.
         transport = (
-            TcpTransport(parts.hostname or "127.0.0.1", parts.port or 80)
+            tcp_transport(parts.hostname or "127.0.0.1", parts.port or 80)
             if parts.scheme == "http"
             else None
         )

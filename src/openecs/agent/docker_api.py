@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from openecs.agent.http_transport import UnixSocketTransport
+from openecs.agent.http_transport import unix_socket_transport
 
 __all__ = [
     "DEFAULT_SOCKET",
@@ -60,9 +60,9 @@ __all__ = [
     "DockerUnavailable",
     "ImagePullError",
     "NotFound",
-    "UnixSocketTransport",
     "label_filter",
     "split_image_reference",
+    "unix_socket_transport",
 ]
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
@@ -222,7 +222,7 @@ class DockerClient:
         self.socket_path = socket_path
         self._timeout = httpx.Timeout(timeout, connect=5.0)
         self._http = httpx.AsyncClient(
-            transport=transport or UnixSocketTransport(socket_path),
+            transport=transport or unix_socket_transport(socket_path),
             base_url="http://docker",
             timeout=self._timeout,
         )

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import httpx
 
-__all__ = ["StreamTransport", "TcpTransport", "UnixSocketTransport"]
+__all__ = ["StreamTransport", "tcp_transport", "unix_socket_transport"]
 
 _T = TypeVar("_T")
+Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 _MAX_HEAD = 64 * 1024
 _READ_SIZE = 64 * 1024
@@ -142,19 +143,15 @@ class StreamTransport(httpx.AsyncBaseTransport):
     is dropped, and a request that met a kept-alive connection closed before any
     answer goes once more on a fresh one (the server read none of it). Closing
     the transport closes every connection, which ends open streams like Docker's
-    `/events`. Subclasses say how to open a connection.
+    `/events`. `open_streams` opens one connection to the server.
     """
 
-    def __init__(self, *, max_idle: int = 16) -> None:
+    def __init__(self, open_streams: Opener, *, max_idle: int = 16) -> None:
+        self._open_streams = open_streams
         self._max_idle = max_idle
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self._closed = False
-
-    async def _open_streams(
-        self, request: httpx.Request
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        raise NotImplementedError  # each subclass opens its own kind of connection
 
     def release(self, conn: _Connection) -> None:
         if self._closed or len(self._idle) >= self._max_idle or not conn.usable:
@@ -185,7 +182,7 @@ class StreamTransport(httpx.AsyncBaseTransport):
 
     async def _connect(self, request: httpx.Request, timeout: float | None) -> _Connection:
         try:
-            reader, writer = await _within(timeout, self._open_streams(request))
+            reader, writer = await _within(timeout, self._open_streams())
         except TimeoutError as exc:
             raise httpx.ConnectTimeout("no connection in time", request=request) from exc
         except OSError as exc:
@@ -297,29 +294,16 @@ def _request_head(request: httpx.Request, body_length: int) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-class UnixSocketTransport(StreamTransport):
+def unix_socket_transport(path: str, *, max_idle: int = 16) -> StreamTransport:
     """To a server on a Unix socket (the Docker daemon)."""
-
-    def __init__(self, path: str, *, max_idle: int = 16) -> None:
-        super().__init__(max_idle=max_idle)
-        self.path = path
-
-    async def _open_streams(
-        self, request: httpx.Request
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_unix_connection(self.path, limit=_MAX_HEAD)
+    return StreamTransport(
+        lambda: asyncio.open_unix_connection(path, limit=_MAX_HEAD), max_idle=max_idle
+    )
 
 
-class TcpTransport(StreamTransport):
+def tcp_transport(host: str, port: int, *, max_idle: int = 4) -> StreamTransport:
     """To one server over plain TCP (the control plane, from an agent): every request
     goes to `host`:`port`, whatever its URL names."""
-
-    def __init__(self, host: str, port: int, *, max_idle: int = 4) -> None:
-        super().__init__(max_idle=max_idle)
-        self.host = host
-        self.port = port
-
-    async def _open_streams(
-        self, request: httpx.Request
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection(self.host, self.port, limit=_MAX_HEAD)
+    return StreamTransport(
+        lambda: asyncio.open_connection(host, port, limit=_MAX_HEAD), max_idle=max_idle
+    )
